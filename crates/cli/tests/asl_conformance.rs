@@ -1,0 +1,106 @@
+//! The ASL conformance suite (`shared/conformance/asl`: executions recorded on AWS Step
+//! Functions) run against the real `cirrus` binary through the suite's own runner.
+//!
+//! Every case listed in `conformance/asl-expected-pass.txt` must pass; the list only grows.
+//! Cases that pass but are not listed yet are printed so that they can be added.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn suite_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CIRRUS_CONFORMANCE_DIR") {
+        return PathBuf::from(dir).join("asl");
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/asl")
+}
+
+#[test]
+fn asl_conformance_suite() {
+    let dir = suite_dir();
+    let runner = dir.join("run_engine.py");
+    assert!(
+        runner.is_file(),
+        "the ASL conformance suite is not at {} (set CIRRUS_CONFORMANCE_DIR to the shared/conformance folder)",
+        dir.display()
+    );
+    let report = std::env::temp_dir().join(format!(
+        "cirrus-asl-conformance-{}.jsonl",
+        std::process::id()
+    ));
+    let cmd = format!(
+        "{} asl run {{definition}} --input {{input}} --functions {{functions}}",
+        env!("CARGO_BIN_EXE_cirrus")
+    );
+    let out = Command::new("python3")
+        .arg(&runner)
+        .args([
+            "--cmd",
+            &cmd,
+            "--jobs",
+            "4",
+            "--timeout",
+            "60",
+            "--show-failures",
+            "40",
+            "--report",
+        ])
+        .arg(&report)
+        .output()
+        .expect("python3 runs the conformance runner");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+
+    let text = std::fs::read_to_string(&report).expect("the runner writes its report");
+    let _ = std::fs::remove_file(&report);
+    let mut passed = BTreeSet::new();
+    let mut reasons = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).expect("report lines are JSON");
+        let id = row["id"].as_str().unwrap_or_default().to_owned();
+        if row["passed"].as_bool() == Some(true) {
+            passed.insert(id);
+        } else {
+            reasons.insert(id, row["reason"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+
+    let expected_file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/asl-expected-pass.txt");
+    let expected: BTreeSet<String> = std::fs::read_to_string(&expected_file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+
+    let regressions: Vec<String> = expected
+        .iter()
+        .filter(|id| !passed.contains(*id))
+        .map(|id| {
+            format!(
+                "{id}: {}",
+                reasons.get(id).map(String::as_str).unwrap_or("not run")
+            )
+        })
+        .collect();
+    let new: Vec<&String> = passed.iter().filter(|id| !expected.contains(*id)).collect();
+    if !new.is_empty() {
+        println!(
+            "{} cases pass that {} does not list yet:",
+            new.len(),
+            expected_file.display()
+        );
+        for id in &new {
+            println!("  {id}");
+        }
+    }
+    assert!(
+        regressions.is_empty(),
+        "{} expected cases no longer pass:\n{}",
+        regressions.len(),
+        regressions.join("\n")
+    );
+}
