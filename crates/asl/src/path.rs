@@ -69,9 +69,12 @@ pub enum PathSyntaxError {
 /// Why a path selected nothing where it must select something.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// A definite path found no value.
+    /// A definite path found no value at its last step.
     #[error("No results for path: {0}")]
     NoResults(String),
+    /// A definite path found no member on the way (the normalized path up to it).
+    #[error("Missing property in path {0}")]
+    MissingProperty(String),
     /// `$name` names no variable in scope.
     #[error("The variable '{0}' is not defined")]
     NoSuchVariable(String),
@@ -185,15 +188,28 @@ impl JsonPath {
     pub fn eval<'v>(&self, root: &'v Value) -> Result<Cow<'v, Value>, PathError> {
         if self.definite {
             let mut cur = root;
-            for s in &self.segments {
-                cur = match (s, cur) {
+            for (k, s) in self.segments.iter().enumerate() {
+                let next = match (s, cur) {
                     (Segment::Name(n), Value::Object(m)) => m.get(n),
                     (Segment::Index(i), Value::Array(a)) => {
                         resolve_index(*i, a.len()).and_then(|i| a.get(i))
                     }
                     _ => None,
-                }
-                .ok_or_else(|| PathError::NoResults(self.normalized()))?;
+                };
+                cur = match next {
+                    Some(v) => v,
+                    // Jayway: a member missing on the way, not at the end.
+                    None if k + 1 < self.segments.len()
+                        && matches!((s, cur), (Segment::Name(_), Value::Object(_))) =>
+                    {
+                        let mut prefix = String::from("$");
+                        for s in &self.segments[..=k] {
+                            normalize_segment(s, &mut prefix);
+                        }
+                        return Err(PathError::MissingProperty(prefix));
+                    }
+                    None => return Err(PathError::NoResults(self.normalized())),
+                };
             }
             return Ok(Cow::Borrowed(cur));
         }
@@ -956,6 +972,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.to_string(), "No results for path: $['NoSuchInputPath']");
         assert!(JsonPath::parse("$.n[10]").unwrap().eval(&doc()).is_err());
+        let e = JsonPath::parse("$.no.such.result.path")
+            .unwrap()
+            .eval(&doc())
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Missing property in path $['no']");
     }
 
     #[test]
@@ -1009,7 +1030,11 @@ mod tests {
         assert_eq!(r("$myVar").unwrap(), json!({"items": [7, 8]}));
         assert_eq!(
             r("$.a.b").unwrap_err(),
-            PathError::NoResults("$['a']['b']".into())
+            PathError::MissingProperty("$['a']".into())
+        );
+        assert_eq!(
+            r("$.store.nope").unwrap_err(),
+            PathError::NoResults("$['store']['nope']".into())
         );
         assert_eq!(
             r("$nope").unwrap_err(),

@@ -68,7 +68,14 @@ pub fn run(
         let effects = exec.run(now);
         if history {
             for event in exec.take_history() {
-                println!("{}", serde_json::to_string(&event)?);
+                let line = json!({
+                    "id": event.id,
+                    "previousEventId": event.previous_event_id,
+                    "timestamp": event.timestamp.to_iso_millis(),
+                    "type": event.event_type.as_str(),
+                    "details": event.details,
+                });
+                println!("{line}");
             }
         }
         for effect in effects {

@@ -1036,9 +1036,9 @@ impl ExecutionState {
                 })?,
             };
             let Value::Array(items) = items.as_ref() else {
+                let path = mp.items_path.as_ref().map_or("$", |p| p.text());
                 return Err(Failure::runtime(format!(
-                    "Map state input must be an array but was: {}",
-                    json_type(items.as_ref())
+                    "Reference path \"{path}\" must point to array."
                 ))
                 .into());
             };
@@ -1285,16 +1285,4 @@ impl ExecutionState {
 /// `lambda` for `arn:aws:states:::lambda:invoke`.
 fn service_name(resource: &str) -> &str {
     resource.split(':').nth(5).unwrap_or(resource)
-}
-
-/// The type name Step Functions prints for a JSON value.
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }

@@ -88,12 +88,7 @@ fn eval(
         Text::Literal(s) => return Ok(s.clone()),
         Text::Path(p) => match p.eval(scope) {
             Ok(v) => v.into_owned(),
-            Err(e) => {
-                return Err(Failure::runtime(format!(
-                    "Invalid path '{}' : {e}",
-                    p.text()
-                )));
-            }
+            Err(_) => return Err(crate::payload::missing_path(field, p, scope)),
         },
         Text::Intrinsic(call) => call.eval(scope, rng)?,
     };

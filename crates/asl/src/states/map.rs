@@ -180,7 +180,7 @@ impl Map {
                     Value::Number(n) => n.as_f64(),
                     other => {
                         return Err(Failure::runtime(format!(
-                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid number: {}",
+                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {}",
                             plain(other),
                             r.text()
                         )));
@@ -214,6 +214,9 @@ fn resolve_count(amount: &Option<Amount>, field: &str, scope: &Scope<'_>) -> Res
                 .eval(scope)
                 .map_err(|e| Failure::runtime(format!("Invalid path '{}' : {e}", r.text())))?;
             match v.as_ref() {
+                Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => Err(Failure::runtime(
+                    format!("{} cannot be negative.", field.trim_end_matches("Path")),
+                )),
                 Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or(0)),
                 other => Err(Failure::runtime(format!(
                     "The {field} field refers to value \"{}\" which is not a valid integer: {}",

@@ -43,7 +43,7 @@ impl Wait {
                 .ok()
         };
         match given[0] {
-            "Seconds" => f.uint("Seconds", u64::MAX, d).map(Wait::Seconds),
+            "Seconds" => f.uint("Seconds", 99_999_999, d).map(Wait::Seconds),
             "SecondsPath" => reference("SecondsPath", d).map(Wait::SecondsPath),
             "Timestamp" => {
                 let text = f.str("Timestamp", d)?;
@@ -64,9 +64,9 @@ impl Wait {
 
     /// When the wait ends, for a state entered at `now` with effective input in `scope`.
     pub fn until(&self, now: Timestamp, scope: &Scope<'_>) -> Result<Timestamp, Failure> {
-        match self {
-            Wait::Seconds(s) => Ok(now.saturating_add_seconds((*s).min(i64::MAX as u64) as i64)),
-            Wait::Timestamp(t) => Ok(*t),
+        let until = match self {
+            Wait::Seconds(s) => now.saturating_add_seconds(*s as i64),
+            Wait::Timestamp(t) => *t,
             Wait::SecondsPath(p) => {
                 let v = p.eval(scope).map_err(|_| {
                     Failure::runtime(format!(
@@ -75,29 +75,23 @@ impl Wait {
                     ))
                 })?;
                 match v.as_ref() {
-                    Value::Number(n)
-                        if n.as_i64().is_some_and(|i| i < 0)
-                            || n.as_f64().is_some_and(|f| f < 0.0) =>
-                    {
-                        Err(Failure::runtime(format!(
-                            "The SecondsPath parameter references a negative value: {} == {}",
-                            p.text(),
-                            n
-                        )))
+                    Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => {
+                        return Err(Failure::runtime(format!(
+                            "The SecondsPath parameter references a negative value: {} == {n}",
+                            p.text()
+                        )));
                     }
-                    Value::Number(n) => match n.as_u64() {
-                        Some(s) => Ok(now.saturating_add_seconds(s.min(i64::MAX as u64) as i64)),
-                        None => Err(Failure::runtime(format!(
-                            "The SecondsPath parameter does not reference a valid integer value: {} == {}",
+                    Value::Number(n) if n.as_u64().is_some() => {
+                        let secs = n.as_u64().unwrap_or(0).min(i64::MAX as u64);
+                        now.saturating_add_seconds(secs as i64)
+                    }
+                    other => {
+                        return Err(Failure::runtime(format!(
+                            "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
                             p.text(),
-                            n
-                        ))),
-                    },
-                    other => Err(Failure::runtime(format!(
-                        "The SecondsPath parameter does not reference a valid integer value: {} == {}",
-                        p.text(),
-                        display(other)
-                    ))),
+                            display(other)
+                        )));
+                    }
                 }
             }
             Wait::TimestampPath(p) => {
@@ -108,22 +102,27 @@ impl Wait {
                     ))
                 })?;
                 match v.as_ref() {
-                    Value::String(s) => Timestamp::parse(s).ok_or_else(|| {
-                        Failure::runtime(format!(
-                            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
-                            p.text(),
-                            s
-                        ))
-                    }),
-                    other => Err(Failure::runtime(format!(
-                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
-                        p.text(),
-                        display(other)
-                    ))),
+                    Value::String(s) => match Timestamp::parse(s) {
+                        Some(t) => t,
+                        None => return Err(bad_timestamp(p, s)),
+                    },
+                    other => return Err(bad_timestamp(p, &display(other))),
                 }
             }
+        };
+        // Step Functions counts the delay in seconds in a signed 32-bit integer.
+        if until.unix_seconds().saturating_sub(now.unix_seconds()) > i64::from(i32::MAX) {
+            return Err(Failure::runtime("Wait state delay is too long."));
         }
+        Ok(until)
     }
+}
+
+fn bad_timestamp(p: &Reference, shown: &str) -> Failure {
+    Failure::runtime(format!(
+        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {shown}",
+        p.text()
+    ))
 }
 
 fn display(v: &Value) -> String {
