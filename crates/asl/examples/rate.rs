@@ -32,6 +32,7 @@ fn main() -> Result<(), String> {
         let now = Timestamp::from_unix_millis(1_700_000_000_000);
         let options = Options {
             transition_budget: u32::MAX,
+            max_events: None,
             ..Options::default()
         };
         let mut exec = Execution::start(

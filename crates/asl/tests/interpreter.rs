@@ -419,3 +419,35 @@ fn history_is_recorded_when_asked() {
         ]
     );
 }
+
+#[test]
+fn an_endless_loop_fails_at_the_history_limit() {
+    let mut exec = start(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "End"}], "Default": "A"},
+            "End": {"Type": "Succeed"}
+        }}),
+        json!({}),
+    );
+    let mut rounds = 0;
+    loop {
+        let effects = exec.run(at(0));
+        if let Some(outcome) = finished(&effects) {
+            let Outcome::Failed { error, cause } = outcome else {
+                panic!("{outcome:?}")
+            };
+            assert_eq!(error.as_deref(), Some("States.Runtime"));
+            assert!(
+                cause
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("25000 history events")
+            );
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 100, "the loop never ended");
+    }
+    assert!(exec.event_count() <= 25_003, "{}", exec.event_count());
+}

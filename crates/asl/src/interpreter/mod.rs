@@ -120,6 +120,9 @@ pub struct Options {
     pub transition_budget: u32,
     /// Seeds the generator behind `States.MathRandom`, `States.UUID`, jitter and task tokens.
     pub seed: u64,
+    /// The most history events an execution may have (AWS: 25,000 for STANDARD
+    /// workflows); past it the execution fails. `None` for no limit (EXPRESS).
+    pub max_events: Option<u64>,
 }
 
 impl Default for Options {
@@ -129,6 +132,7 @@ impl Default for Options {
             max_payload_bytes: 256 * 1024,
             transition_budget: 100_000,
             seed: 0,
+            max_events: Some(25_000),
         }
     }
 }
@@ -384,6 +388,9 @@ impl Execution {
                 match s.enter(machine, fid, state, input, now) {
                     step::Flow::Next(next, output) => {
                         budget -= 1;
+                        if s.over_event_limit(now) {
+                            break;
+                        }
                         if budget == 0 {
                             s.set_step(
                                 fid,
@@ -473,6 +480,30 @@ impl Variables for Scopes<'_> {
 }
 
 impl ExecutionState {
+    /// Ends the execution if it has more history events than allowed.
+    fn over_event_limit(&mut self, now: Timestamp) -> bool {
+        let Some(max) = self.options.max_events else {
+            return false;
+        };
+        if self.next_event_id < max || self.outcome.is_some() {
+            return false;
+        }
+        let cause = format!(
+            "The execution reached the limit of {max} history events; continue the work in a new execution"
+        );
+        self.emit_raw(
+            0,
+            now,
+            EventType::ExecutionFailed,
+            || serde_json::json!({ "error": crate::error::names::RUNTIME, "cause": cause }),
+        );
+        self.conclude(Outcome::Failed {
+            error: Some(crate::error::names::RUNTIME.into()),
+            cause: Some(cause),
+        });
+        true
+    }
+
     fn handle(&mut self) -> u64 {
         let h = self.next_handle;
         self.next_handle += 1;
