@@ -660,7 +660,7 @@ fn format_value(v: &Value, top: bool, out: &mut String) {
     let _ = top;
 }
 
-fn hash(algorithm: &str, data: &[u8]) -> Option<String> {
+pub(crate) fn hash(algorithm: &str, data: &[u8]) -> Option<String> {
     use sha2::Digest;
     let bytes: Vec<u8> = match algorithm {
         "MD5" => md5::Md5::digest(data).to_vec(),

@@ -23,6 +23,7 @@ pub mod definition;
 pub mod error;
 pub mod interpreter;
 pub mod intrinsic;
+pub mod jsonata;
 pub mod path;
 pub mod payload;
 pub mod random;
