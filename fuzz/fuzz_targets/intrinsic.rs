@@ -13,6 +13,7 @@ impl Variables for None_ {
     fn get(&self, _: &str) -> Option<&Value> {
         None
     }
+    fn visit(&self, _: &mut dyn FnMut(&str, &Value)) {}
 }
 
 fuzz_target!(|data: &[u8]| {

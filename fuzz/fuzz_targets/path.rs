@@ -11,6 +11,9 @@ impl Variables for One {
     fn get(&self, name: &str) -> Option<&Value> {
         (name == "v").then_some(&self.0)
     }
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value)) {
+        f("v", &self.0)
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

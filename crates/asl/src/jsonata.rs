@@ -73,6 +73,10 @@ impl Default for Limits {
     }
 }
 
+/// The code of an [`Error`] for a result that is a function or a regular expression, which
+/// has no JSON form (JSONata itself has no code for it).
+pub const FUNCTION_RESULT: &str = "Cirrus.FunctionResult";
+
 /// The longest expression accepted, in bytes.
 const MAX_TEXT: usize = 64 * 1024;
 /// Cached syntax trees per thread before the cache starts over.
@@ -139,6 +143,12 @@ impl Expression {
         let value = result?.map_err(|e| Error::from_message(e.message()))?;
         if value.is_undefined() {
             return Ok(None);
+        }
+        if value.is_function() || value.is_regex() {
+            return Err(Error {
+                code: FUNCTION_RESULT.into(),
+                message: "The expression evaluated to a function".into(),
+            });
         }
         to_json(&value).map(Some)
     }
@@ -246,6 +256,10 @@ fn register_step_functions(
                 "$range",
                 "the range would have more than 1000 elements",
             ));
+        }
+        // A JSONata sequence of one value is that value.
+        if count == 1 {
+            return Ok(JValue::from(start));
         }
         Ok(JValue::array(
             (0..count as i64)

@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 /// What an expression reads: `$` the state's effective input, `$$` the context object,
-/// `$name` a workflow variable.
+/// `$name` a workflow variable. In a JSONata state, `context` holds the `$states` object
+/// (`input`, `context`, and `result` or `errorOutput` where they exist) instead, since
+/// JSONata reads the context object through it.
 pub struct Scope<'a> {
     pub input: &'a Value,
     pub context: &'a Value,
@@ -26,6 +28,8 @@ pub struct Scope<'a> {
 /// Workflow variables visible to an evaluation.
 pub trait Variables {
     fn get(&self, name: &str) -> Option<&Value>;
+    /// Calls `f` once for every visible variable (an inner scope's first, shadowing).
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value));
 }
 
 /// No variables at all.
@@ -35,17 +39,24 @@ impl Variables for NoVariables {
     fn get(&self, _: &str) -> Option<&Value> {
         None
     }
+    fn visit(&self, _: &mut dyn FnMut(&str, &Value)) {}
 }
 
 impl Variables for Map<String, Value> {
     fn get(&self, name: &str) -> Option<&Value> {
         Map::get(self, name)
     }
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value)) {
+        self.iter().for_each(|(k, v)| f(k, v));
+    }
 }
 
 impl Variables for HashMap<String, Value> {
     fn get(&self, name: &str) -> Option<&Value> {
         HashMap::get(self, name)
+    }
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value)) {
+        self.iter().for_each(|(k, v)| f(k, v));
     }
 }
 

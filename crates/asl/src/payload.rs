@@ -2,6 +2,10 @@
 //! `Assign`, where a key ending in `.$` takes its value from a path (`$.x`, `$$.Execution.Id`,
 //! `$var`) or an intrinsic call (`States.Format(...)`), and every other value is literal.
 //!
+//! In a JSONata state the same fields (`Arguments`, `Output`, `Assign`, `ItemSelector`, ...)
+//! are JSONata templates instead: any string of the form `{% expression %}` is evaluated,
+//! everything else is literal.
+//!
 //! A template is compiled once when the definition is loaded; evaluating it only copies the
 //! literal parts and resolves the dynamic ones.
 
@@ -9,7 +13,9 @@ use serde_json::{Map, Value};
 
 use crate::definition::fields::Diagnostics;
 use crate::error::Failure;
+use crate::error::names;
 use crate::intrinsic::{self, Intrinsic};
+use crate::jsonata::{Expression, Limits};
 use crate::path::{Reference, Scope};
 use crate::random::Rng;
 
@@ -29,6 +35,12 @@ pub enum Template {
     Intrinsic {
         field: String,
         call: Box<Intrinsic>,
+    },
+    /// A `{% ... %}` string of a JSONata template; `field` is where it stands, as AWS names
+    /// it in causes (`Output/result`).
+    Jsonata {
+        field: String,
+        expr: Expression,
     },
 }
 
@@ -52,6 +64,18 @@ impl Template {
         Template::compile(value, loc, d)
     }
 
+    /// Compiles a JSONata template found at `loc`; `field` names it in causes (`Output`).
+    pub fn compile_jsonata(
+        value: &Value,
+        field: &str,
+        loc: &str,
+        d: &mut Diagnostics,
+    ) -> Option<Template> {
+        let before = d.errors.len();
+        let t = compile_jsonata(value, field, loc, 0, d);
+        (d.errors.len() == before).then_some(t)
+    }
+
     pub fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, Failure> {
         match self {
             Template::Literal(v) => Ok(v.clone()),
@@ -72,6 +96,7 @@ impl Template {
                 Err(_) => Err(missing_path(field, path, scope)),
             },
             Template::Intrinsic { call, .. } => call.eval(scope, rng),
+            Template::Jsonata { field, expr } => eval_jsonata(expr, field, scope, rng),
         }
     }
 
@@ -83,6 +108,7 @@ impl Template {
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path { path, .. } => path.text().starts_with("$$"),
             Template::Intrinsic { call, .. } => call.uses_context(),
+            Template::Jsonata { expr, .. } => expr.text().contains("context"),
         }
     }
 }
@@ -99,6 +125,132 @@ pub fn missing_path(field: &str, path: &Reference, scope: &Scope<'_>) -> Failure
         "The JSONPath '{text}' specified for the field '{field}' could not be found in the input '{}'",
         serde_json::to_string(doc).unwrap_or_default()
     ))
+}
+
+/// The expression inside a `{% ... %}` string, if it is one.
+pub fn jsonata_text(s: &str) -> Option<&str> {
+    s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
+}
+
+/// Evaluates a JSONata expression of a state: `$states` is the scope's `context` slot,
+/// the workflow variables are bound by name, and `$` is the state input.
+pub fn eval_jsonata(
+    expr: &Expression,
+    field: &str,
+    scope: &Scope<'_>,
+    rng: &mut Rng,
+) -> Result<Value, Failure> {
+    let mut vars: Vec<(String, Value)> = Vec::new();
+    scope
+        .variables
+        .visit(&mut |k, v| vars.push((k.to_owned(), v.clone())));
+    let mut bindings: Vec<(&str, &Value)> = vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    bindings.push(("states", scope.context));
+    let text = expr.text();
+    match expr.eval(Some(scope.input), &bindings, rng, Limits::default()) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Failure::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!(
+                "The JSONata expression '{text}' specified for the field '{field}' returned nothing (undefined)."
+            ),
+        )),
+        Err(e) if e.code == crate::jsonata::FUNCTION_RESULT => Err(Failure::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!(
+                "The JSONata expression '{text}' specified for the field '{field}' returned an unsupported result type."
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!(
+                "The JSONata expression '{text}' specified for the field '{field}' threw an error during evaluation. {}",
+                if e.message.starts_with(&e.code) {
+                    e.message
+                } else {
+                    format!("{}: {}", e.code, e.message)
+                }
+            ),
+        )),
+    }
+}
+
+fn compile_jsonata(
+    value: &Value,
+    field: &str,
+    loc: &str,
+    depth: usize,
+    d: &mut Diagnostics,
+) -> Template {
+    if depth > MAX_DEPTH {
+        d.schema("The template is nested too deeply", loc);
+        return Template::Literal(Value::Null);
+    }
+    match value {
+        Value::String(s) => match jsonata_text(s) {
+            Some(text) => match Expression::compile(text) {
+                Ok(expr) => Template::Jsonata {
+                    field: field.to_owned(),
+                    expr,
+                },
+                Err(e) => {
+                    d.schema(
+                        format!(
+                            "The JSONata expression '{text}' in '{field}' is not valid: {}",
+                            e.message
+                        ),
+                        loc,
+                    );
+                    Template::Literal(Value::Null)
+                }
+            },
+            None => Template::Literal(value.clone()),
+        },
+        Value::Object(map) if has_jsonata(value, 0) => Template::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        compile_jsonata(
+                            v,
+                            &format!("{field}/{k}"),
+                            &format!("{loc}/{k}"),
+                            depth + 1,
+                            d,
+                        ),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(items) if has_jsonata(value, 0) => Template::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    compile_jsonata(
+                        v,
+                        &format!("{field}[{i}]"),
+                        &format!("{loc}[{i}]"),
+                        depth + 1,
+                        d,
+                    )
+                })
+                .collect(),
+        ),
+        other => Template::Literal(other.clone()),
+    }
+}
+
+fn has_jsonata(value: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return true;
+    }
+    match value {
+        Value::String(s) => jsonata_text(s).is_some(),
+        Value::Object(map) => map.values().any(|v| has_jsonata(v, depth + 1)),
+        Value::Array(items) => items.iter().any(|v| has_jsonata(v, depth + 1)),
+        _ => false,
+    }
 }
 
 fn compile(value: &Value, loc: &str, depth: usize, d: &mut Diagnostics) -> Template {

@@ -98,6 +98,8 @@ pub struct Catcher {
     pub next: u32,
     pub result_path: ResultSpec,
     pub assign: Option<Template>,
+    /// JSONata: the state output when this catcher applies (default: the error output).
+    pub output: Option<Template>,
 }
 
 /// The largest interval, attempt count or delay AWS accepts.
@@ -196,6 +198,7 @@ pub fn parse_retry(value: &Value, loc: &str, d: &mut Diagnostics) -> Vec<Retrier
 
 /// Parses `Catch`; `resolve` turns a `Next` name into a state id, reporting unknown names.
 pub fn parse_catch(
+    jsonata: bool,
     value: &Value,
     loc: &str,
     d: &mut Diagnostics,
@@ -213,16 +216,18 @@ pub fn parse_catch(
             continue;
         };
         let f = Fields::new(map, at);
+        let allowed: &[&str] = if jsonata {
+            &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
+        } else {
+            &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
+        };
         f.only(
-            &[
-                "ErrorEquals",
-                "Next",
-                "ResultPath",
-                "Assign",
-                "Comment",
-                "Output",
-            ],
-            "a catcher",
+            allowed,
+            if jsonata {
+                "a catcher in JSONata"
+            } else {
+                "a catcher in JSONPath"
+            },
             d,
         );
         let _ = f.str("Comment", d);
@@ -242,13 +247,17 @@ pub fn parse_catch(
         let result_path = ResultSpec::parse(&f, d);
         let assign = f
             .get("Assign")
-            .and_then(|v| Template::compile_object(v, &f.at("Assign"), d));
+            .and_then(|v| crate::states::compile_assign(v, &f.at("Assign"), jsonata, d));
+        let output = f
+            .get("Output")
+            .and_then(|v| Template::compile_jsonata(v, "Output", &f.at("Output"), d));
         if let (Some(error_equals), Some(next)) = (error_equals, next) {
             out.push(Catcher {
                 error_equals,
                 next,
                 result_path,
                 assign,
+                output,
             });
         }
     }

@@ -20,6 +20,9 @@ impl Variables for Vars {
     fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value)) {
+        self.0.visit(f)
+    }
 }
 
 fn doc() -> Value {

@@ -115,9 +115,12 @@ impl StateMachine {
             graphs: &mut graphs,
             d: &mut d,
             names: HashMap::new(),
+            language: QueryLanguage::JsonPath,
         };
         if let Some(ql) = f.str("QueryLanguage", b.d) {
-            b.check_query_language(ql, "/QueryLanguage");
+            b.language = b
+                .check_query_language(ql, "/QueryLanguage")
+                .unwrap_or(QueryLanguage::JsonPath);
         }
         b.graph(map, "", None);
         if d.errors.is_empty() {
@@ -146,6 +149,8 @@ pub(crate) struct GraphBuilder<'a> {
     pub d: &'a mut Diagnostics,
     /// The state names of the graph being built, to resolve `Next`, `Default` and catchers.
     pub names: HashMap<String, StateId>,
+    /// The machine's `QueryLanguage`, which states without their own use.
+    pub language: QueryLanguage,
 }
 
 /// The longest state name AWS accepts.
@@ -154,18 +159,20 @@ const MAX_STATE_NAME: usize = 80;
 const MAX_NESTING: usize = 32;
 
 impl GraphBuilder<'_> {
-    pub fn check_query_language(&mut self, ql: &str, loc: &str) {
+    /// Reads a `QueryLanguage` value.
+    pub fn check_query_language(&mut self, ql: &str, loc: &str) -> Option<QueryLanguage> {
         match ql {
-            "JSONPath" => {}
-            "JSONata" => self.d.push(
-                codes::UNSUPPORTED,
-                "QueryLanguage JSONata is not supported by Cirrus yet; use JSONPath",
-                loc,
-            ),
-            other => self.d.schema(
-                format!("The value '{other}' is not a valid QueryLanguage"),
-                loc,
-            ),
+            "JSONPath" => Some(QueryLanguage::JsonPath),
+            "JSONata" => Some(QueryLanguage::Jsonata),
+            other => {
+                self.d.schema(
+                    format!(
+                        "The value '{other}' is not a valid QueryLanguage; use JSONPath or JSONata"
+                    ),
+                    loc,
+                );
+                None
+            }
         }
     }
 
@@ -230,8 +237,11 @@ impl GraphBuilder<'_> {
                 self.d,
             );
             let _ = f.str("Comment", self.d);
-            if let Some(ql) = f.str("QueryLanguage", self.d) {
-                self.check_query_language(ql, &f.at("QueryLanguage"));
+            if f.has("QueryLanguage") {
+                self.d.schema(
+                    "QueryLanguage belongs at the top of the definition or on a state",
+                    f.at("QueryLanguage"),
+                );
             }
             if let Some(config) = f.object("ProcessorConfig", self.d) {
                 check_processor_config(config, &f.at("ProcessorConfig"), self.d);

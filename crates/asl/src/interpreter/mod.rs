@@ -477,6 +477,22 @@ impl Variables for Scopes<'_> {
         }
         None
     }
+
+    fn visit(&self, f: &mut dyn FnMut(&str, &Value)) {
+        let mut seen = std::collections::HashSet::new();
+        let mut id = Some(self.start);
+        while let Some(frame) = id
+            .and_then(|i| self.frames.get(i as usize))
+            .and_then(Option::as_ref)
+        {
+            for (k, v) in &frame.vars {
+                if seen.insert(k.as_str()) {
+                    f(k, v);
+                }
+            }
+            id = frame.parent.map(|(p, _)| p);
+        }
+    }
 }
 
 impl ExecutionState {

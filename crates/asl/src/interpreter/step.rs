@@ -17,6 +17,7 @@ use crate::error::{Failure, names};
 use crate::path::Scope;
 use crate::payload::Template;
 use crate::retry::{Catcher, Jitter, Retrier};
+use crate::states::choice::Test;
 use crate::states::task::{Pattern, ResourceKind};
 use crate::states::{Amount, PathSpec, ResultSpec, State, StateId, StateKind};
 use crate::timestamp::Timestamp;
@@ -42,6 +43,24 @@ impl From<Failure> for Failed {
         Failed {
             failure,
             catchable: true,
+        }
+    }
+}
+
+/// What a JSONata expression of a state sees besides `$states.input`.
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    Input,
+    Result(&'a Value),
+    ErrorOutput(&'a Value),
+}
+
+impl<'a> Data<'a> {
+    /// The value JSONPath binds to `$`: the result or error output, else the input.
+    fn value(self, input: &'a Value) -> &'a Value {
+        match self {
+            Data::Input => input,
+            Data::Result(v) | Data::ErrorOutput(v) => v,
         }
     }
 }
@@ -93,10 +112,11 @@ impl ExecutionState {
         let outcome = match &state.kind {
             StateKind::Pass(p) => self.run_pass(fid, state, p, &at),
             StateKind::Choice(c) => self.run_choice(fid, state, c, &at),
-            StateKind::Succeed => self.effective_input(fid, state, &at).and_then(|input| {
-                let input = input.into_owned();
-                self.output(fid, state, &at, input, None)
-            }),
+            StateKind::Succeed => self
+                .effective_input(fid, state, &at)
+                .map(Cow::into_owned)
+                .and_then(|input| self.output(fid, state, &at, input, Data::Input, None))
+                .map(|out| (out, None, None)),
             StateKind::Fail(f) => {
                 let ctx = self.context(state, &at, None, None);
                 let scopes = Scopes {
@@ -197,8 +217,52 @@ impl ExecutionState {
         }
     }
 
-    /// Builds `$$` if the state reads it.
+    /// What the scope's context slot holds: `$$` (JSONPath, built only if the state reads
+    /// it) or `$states` (JSONata).
     fn context(
+        &self,
+        state: &State,
+        at: &At,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
+        if state.jsonata {
+            return self.states(state, at, token, item, Data::Input);
+        }
+        self.context_object(state, at, token, item)
+    }
+
+    /// JSONata's `$states`: `input`, `context`, and `result` or `errorOutput`.
+    fn states(
+        &self,
+        state: &State,
+        at: &At,
+        token: Option<&str>,
+        item: Option<(usize, &Value)>,
+        data: Data<'_>,
+    ) -> Value {
+        let mut states = Map::new();
+        states.insert("input".into(), at.input.clone());
+        if state.uses_context {
+            states.insert(
+                "context".into(),
+                self.context_object(state, at, token, item),
+            );
+        }
+        match data {
+            Data::Input => {}
+            Data::Result(v) => {
+                states.insert("result".into(), v.clone());
+            }
+            Data::ErrorOutput(v) => {
+                states.insert("errorOutput".into(), v.clone());
+            }
+        }
+        Value::Object(states)
+    }
+
+    /// Builds `$$` if the state reads it.
+    fn context_object(
         &self,
         state: &State,
         at: &At,
@@ -252,23 +316,28 @@ impl ExecutionState {
         }
     }
 
-    /// Evaluates `Assign` with `$` bound to `value`.
+    /// Evaluates `Assign`: in JSONPath with `$` bound to `value`; in JSONata with `value` as
+    /// `$states.result` or `$states.errorOutput` as `data` says.
     fn assignments(
         &mut self,
         fid: u32,
         state: &State,
         at: &At,
-        value: &Value,
+        data: Data<'_>,
         assign: Option<&Template>,
     ) -> Result<Assignments, Failed> {
         let Some(t) = assign else { return Ok(None) };
-        let ctx = self.context(state, at, None, None);
+        let (input, ctx) = if state.jsonata {
+            (&at.input, self.states(state, at, None, None, data))
+        } else {
+            (data.value(&at.input), self.context(state, at, None, None))
+        };
         let scopes = Scopes {
             frames: &self.frames,
             start: fid,
         };
         let scope = Scope {
-            input: value,
+            input,
             context: &ctx,
             variables: &scopes,
         };
@@ -299,15 +368,37 @@ impl ExecutionState {
         Ok(Some(vars))
     }
 
-    /// `OutputPath` applied to `value`, with the size limit checked.
+    /// The state output: JSONPath's `OutputPath` applied to `value`, or JSONata's `Output`
+    /// (`template`, else the state's own; `value` when there is none), size-checked.
     fn output(
-        &self,
+        &mut self,
         fid: u32,
         state: &State,
         at: &At,
         value: Value,
-        next: Option<StateId>,
-    ) -> Result<(Value, Assignments, Option<StateId>), Failed> {
+        data: Data<'_>,
+        template: Option<&Template>,
+    ) -> Result<Value, Failed> {
+        if state.jsonata {
+            let out = match template.or(state.output.as_ref()) {
+                None => value,
+                Some(t) => {
+                    let ctx = self.states(state, at, None, None, data);
+                    let scopes = Scopes {
+                        frames: &self.frames,
+                        start: fid,
+                    };
+                    let scope = Scope {
+                        input: &at.input,
+                        context: &ctx,
+                        variables: &scopes,
+                    };
+                    t.eval(&scope, &mut self.rng)?
+                }
+            };
+            self.check_size(state, &out)?;
+            return Ok(out);
+        }
         let out = match &state.output_path {
             PathSpec::Whole => value,
             PathSpec::Null => Value::Object(Map::new()),
@@ -333,7 +424,7 @@ impl ExecutionState {
             }
         };
         self.check_size(state, &out)?;
-        Ok((out, None, next))
+        Ok(out)
     }
 
     fn check_size(&self, state: &State, value: &Value) -> Result<(), Failed> {
@@ -389,12 +480,13 @@ impl ExecutionState {
             (None, Some(r)) => r.clone(),
             (None, None) => effective.into_owned(),
         };
-        let assign = self.assignments(fid, state, at, &result, state.assign.as_ref())?;
+        let assign =
+            self.assignments(fid, state, at, Data::Result(&result), state.assign.as_ref())?;
         let merged = match &p.result_path {
             ResultSpec::Whole => result,
             other => Self::place(other, &at.input, result)?,
         };
-        let (out, _, _) = self.output(fid, state, at, merged, None)?;
+        let out = self.output(fid, state, at, merged, Data::Input, None)?;
         Ok((out, assign, None))
     }
 
@@ -419,16 +511,29 @@ impl ExecutionState {
                 variables: &scopes,
             };
             for rule in &c.rules {
-                if rule.condition.eval(&scope)? {
+                let holds = match &rule.test {
+                    Test::Path(condition) => condition.eval(&scope)?,
+                    Test::Jsonata(t) => match t.eval(&scope, &mut self.rng)? {
+                        Value::Bool(b) => b,
+                        other => {
+                            return Err(Failure::new(
+                                names::QUERY_EVALUATION_ERROR,
+                                format!("The Condition of a Choice rule must evaluate to a boolean, but was: {other}"),
+                            )
+                            .into());
+                        }
+                    },
+                };
+                if holds {
                     chosen = Some(rule);
                     break;
                 }
             }
         }
-        let (next, assign) = match chosen {
-            Some(rule) => (rule.next, rule.assign.as_ref()),
+        let (next, assign, output) = match chosen {
+            Some(rule) => (rule.next, rule.assign.as_ref(), rule.output.as_ref()),
             None => match c.default {
-                Some(d) => (d, state.assign.as_ref()),
+                Some(d) => (d, state.assign.as_ref(), None),
                 None => {
                     return Err(Failure::new(
                         names::NO_CHOICE_MATCHED,
@@ -438,8 +543,8 @@ impl ExecutionState {
                 }
             },
         };
-        let assign = self.assignments(fid, state, at, &effective, assign)?;
-        let (out, _, _) = self.output(fid, state, at, effective, None)?;
+        let assign = self.assignments(fid, state, at, Data::Input, assign)?;
+        let out = self.output(fid, state, at, effective, Data::Input, output)?;
         Ok((out, assign, Some(next)))
     }
 
@@ -465,16 +570,16 @@ impl ExecutionState {
                 context: &ctx,
                 variables: &scopes,
             };
-            w.until(now, &scope)?
+            w.until(now, &scope, &mut self.rng)?
         };
-        let assign = self.assignments(fid, state, at, &effective, state.assign.as_ref())?;
-        let (out, _, _) = self.output(fid, state, at, effective, None)?;
+        let assign = self.assignments(fid, state, at, Data::Input, state.assign.as_ref())?;
+        let out = self.output(fid, state, at, effective, Data::Input, None)?;
         Ok((out, (until > now).then_some(until), assign))
     }
 
     /// Resolves a literal or path amount (timeouts, heartbeats).
     fn amount(
-        &self,
+        &mut self,
         fid: u32,
         state: &State,
         at: &At,
@@ -484,6 +589,31 @@ impl ExecutionState {
     ) -> Result<u64, Failed> {
         match amount {
             Amount::Fixed(n) => Ok(*n),
+            Amount::Expr(t) => {
+                let ctx = self.context(state, at, None, None);
+                let scopes = Scopes {
+                    frames: &self.frames,
+                    start: fid,
+                };
+                let scope = Scope {
+                    input,
+                    context: &ctx,
+                    variables: &scopes,
+                };
+                match t.eval(&scope, &mut self.rng)? {
+                    Value::Number(n) if n.as_u64().is_some_and(|x| x > 0) => {
+                        Ok(n.as_u64().unwrap_or(1))
+                    }
+                    other => Err(Failure::new(
+                        names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The {} field must be a positive integer, but was: {other}",
+                            field.trim_end_matches("Path")
+                        ),
+                    )
+                    .into()),
+                }
+            }
             Amount::Path(p) => {
                 let ctx = self.context(state, at, None, None);
                 let scopes = Scopes {
@@ -826,7 +956,13 @@ impl ExecutionState {
             _ => return Flow::Block,
         };
         let processed = (|| -> Result<_, Failed> {
-            let assign = self.assignments(fid, state, &at, &result, state.assign.as_ref())?;
+            let assign = self.assignments(
+                fid,
+                state,
+                &at,
+                Data::Result(&result),
+                state.assign.as_ref(),
+            )?;
             let selected = match selector {
                 Some(t) => {
                     let ctx = self.context(state, &at, None, None);
@@ -845,7 +981,7 @@ impl ExecutionState {
                 None => result,
             };
             let merged = Self::place(result_path, &at.input, selected)?;
-            let (out, _, _) = self.output(fid, state, &at, merged, None)?;
+            let out = self.output(fid, state, &at, merged.clone(), Data::Result(&merged), None)?;
             Ok((out, assign))
         })();
         match processed {
@@ -869,7 +1005,7 @@ impl ExecutionState {
             mut failure,
             catchable,
         } = failed;
-        if failure.error == names::RUNTIME
+        if (failure.error == names::RUNTIME || failure.error == names::QUERY_EVALUATION_ERROR)
             && let Some(cause) = &failure.cause
         {
             failure.cause = Some(format!(
@@ -918,8 +1054,39 @@ impl ExecutionState {
         {
             let error_output = json!({ "Error": failure.error, "Cause": failure.cause.clone().unwrap_or_default() });
             let caught = (|| -> Result<_, Failed> {
-                let assign = self.assignments(fid, state, &at, &error_output, c.assign.as_ref())?;
-                let out = Self::place(&c.result_path, &at.input, error_output)?;
+                let assign = self.assignments(
+                    fid,
+                    state,
+                    &at,
+                    Data::ErrorOutput(&error_output),
+                    c.assign.as_ref(),
+                )?;
+                let out = if state.jsonata {
+                    match &c.output {
+                        Some(t) => {
+                            let ctx = self.states(
+                                state,
+                                &at,
+                                None,
+                                None,
+                                Data::ErrorOutput(&error_output),
+                            );
+                            let scopes = Scopes {
+                                frames: &self.frames,
+                                start: fid,
+                            };
+                            let scope = Scope {
+                                input: &at.input,
+                                context: &ctx,
+                                variables: &scopes,
+                            };
+                            t.eval(&scope, &mut self.rng)?
+                        }
+                        None => error_output,
+                    }
+                } else {
+                    Self::place(&c.result_path, &at.input, error_output)?
+                };
                 self.check_size(state, &out)?;
                 Ok((out, assign))
             })();
@@ -1026,26 +1193,23 @@ impl ExecutionState {
                 context: &ctx,
                 variables: &scopes,
             };
-            let items = match &mp.items_path {
-                None => Cow::Borrowed(&effective),
-                Some(p) => p.eval(&scope).map_err(|e| {
+            let mut rng = self.rng.clone();
+            let items = match (&mp.items_path, &mp.items) {
+                (Some(p), _) => p.eval(&scope).map_err(|e| {
                     Failed::from(Failure::runtime(format!(
                         "Invalid path '{}' : {e}",
                         p.text()
                     )))
                 })?,
+                (None, Some(t)) => Cow::Owned(t.eval(&scope, &mut rng)?),
+                (None, None) => Cow::Borrowed(&effective),
             };
             let Value::Array(items) = items.as_ref() else {
-                let path = mp.items_path.as_ref().map_or("$", |p| p.text());
-                return Err(Failure::runtime(format!(
-                    "Reference path \"{path}\" must point to array."
-                ))
-                .into());
+                return Err(not_an_array(mp, items.as_ref(), state.jsonata).into());
             };
-            let max = mp.resolve_max_concurrency(&scope)?;
-            let tolerance = mp.resolve_tolerance(&scope, items.len())?;
+            let max = mp.resolve_max_concurrency(&scope, &mut rng)?;
+            let tolerance = mp.resolve_tolerance(&scope, &mut rng, items.len())?;
             let mut inputs = VecDeque::with_capacity(items.len());
-            let mut rng = self.rng.clone();
             for (i, item) in items.iter().enumerate() {
                 inputs.push_back(match &mp.item_selector {
                     Some(t) => {
@@ -1285,4 +1449,36 @@ impl ExecutionState {
 /// `lambda` for `arn:aws:states:::lambda:invoke`.
 fn service_name(resource: &str) -> &str {
     resource.split(':').nth(5).unwrap_or(resource)
+}
+
+/// Why a Map cannot iterate over `items`, as Step Functions words it per query language.
+fn not_an_array(mp: &crate::states::map::Map, items: &Value, jsonata: bool) -> Failure {
+    if !jsonata {
+        let path = mp.items_path.as_ref().map_or("$", |p| p.text());
+        return Failure::runtime(format!("Reference path \"{path}\" must point to array."));
+    }
+    let shown = serde_json::to_string(items).unwrap_or_default();
+    match &mp.items {
+        Some(Template::Jsonata { expr, .. }) => {
+            let kind = match items {
+                Value::Null => "null",
+                Value::Bool(_) => "boolean",
+                Value::Number(_) => "number",
+                Value::String(_) => "string",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            };
+            Failure::new(
+                names::QUERY_EVALUATION_ERROR,
+                format!(
+                    "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{kind}' for value: {shown}",
+                    expr.text()
+                ),
+            )
+        }
+        _ => Failure::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!("Map state input must be an array but was: {shown}"),
+        ),
+    }
 }

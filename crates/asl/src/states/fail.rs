@@ -14,6 +14,8 @@ pub enum Text {
     Literal(String),
     Path(Reference),
     Intrinsic(Box<Intrinsic>),
+    /// JSONata: a `{% %}` expression.
+    Jsonata(crate::payload::Template),
 }
 
 #[derive(Debug)]
@@ -23,7 +25,19 @@ pub struct Fail {
 }
 
 impl Fail {
-    pub fn parse(f: &Fields<'_>, d: &mut Diagnostics) -> Fail {
+    pub fn parse(f: &Fields<'_>, d: &mut Diagnostics, jsonata: bool) -> Fail {
+        if jsonata {
+            let text = |key: &str, d: &mut Diagnostics| match f.get(key)? {
+                Value::String(s) if crate::payload::jsonata_text(s).is_some() => {
+                    crate::states::jsonata_value(f, key, d).map(Text::Jsonata)
+                }
+                _ => f.str(key, d).map(|s| Text::Literal(s.to_owned())),
+            };
+            return Fail {
+                error: text("Error", d),
+                cause: text("Cause", d),
+            };
+        }
         Fail {
             error: parse_text(f, "Error", "ErrorPath", d),
             cause: parse_text(f, "Cause", "CausePath", d),
@@ -91,6 +105,7 @@ fn eval(
             Err(_) => return Err(crate::payload::missing_path(field, p, scope)),
         },
         Text::Intrinsic(call) => call.eval(scope, rng)?,
+        Text::Jsonata(t) => t.eval(scope, rng)?,
     };
     match value {
         Value::String(s) => Ok(s),

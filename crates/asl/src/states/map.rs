@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
-use crate::definition::fields::{Fields, codes};
+use crate::definition::fields::{Diagnostics, Fields, codes};
 use crate::definition::{GraphBuilder, GraphId};
 use crate::error::Failure;
 use crate::path::{Reference, Scope};
 use crate::payload::Template;
+use crate::random::Rng;
 use crate::retry::{Catcher, Retrier, parse_catch, parse_retry};
 use crate::states::{Amount, ResultSpec};
 
@@ -16,12 +17,16 @@ use crate::states::{Amount, ResultSpec};
 pub enum Percentage {
     Fixed(f64),
     Path(Reference),
+    /// JSONata: a `{% %}` expression.
+    Expr(Template),
 }
 
 #[derive(Debug)]
 pub struct Map {
     pub processor: GraphId,
     pub items_path: Option<Reference>,
+    /// JSONata's `Items`: the array to iterate over (default: the state input).
+    pub items: Option<Template>,
     pub item_selector: Option<Template>,
     pub max_concurrency: Option<Amount>,
     pub tolerated_failure_count: Option<Amount>,
@@ -33,7 +38,7 @@ pub struct Map {
 }
 
 impl Map {
-    pub(crate) fn parse(f: &Fields<'_>, b: &mut GraphBuilder<'_>) -> Option<Map> {
+    pub(crate) fn parse(f: &Fields<'_>, b: &mut GraphBuilder<'_>, jsonata: bool) -> Option<Map> {
         for unsupported in ["ItemReader", "ResultWriter", "ItemBatcher"] {
             if f.has(unsupported) {
                 b.d.push(
@@ -77,9 +82,71 @@ impl Map {
         } else {
             "Parameters"
         };
-        let item_selector = f
-            .get(selector_key)
-            .and_then(|v| Template::compile_object(v, &f.at(selector_key), d));
+        let items = if jsonata {
+            crate::states::jsonata_value(f, "Items", d)
+        } else {
+            None
+        };
+        let item_selector = if jsonata {
+            crate::states::jsonata_value(f, "ItemSelector", d)
+        } else {
+            f.get(selector_key)
+                .and_then(|v| Template::compile_object(v, &f.at(selector_key), d))
+        };
+        let (max_concurrency, tolerated_failure_count, tolerated_failure_percentage) = if jsonata {
+            let percentage = match f.get("ToleratedFailurePercentage") {
+                Some(Value::String(_)) => {
+                    crate::states::jsonata_value(f, "ToleratedFailurePercentage", d)
+                        .map(Percentage::Expr)
+                }
+                Some(_) => f
+                    .number("ToleratedFailurePercentage", d)
+                    .map(Percentage::Fixed),
+                None => None,
+            };
+            (
+                Amount::parse_jsonata(f, "MaxConcurrency", u32::MAX as u64, true, d),
+                Amount::parse_jsonata(f, "ToleratedFailureCount", u32::MAX as u64, true, d),
+                percentage,
+            )
+        } else {
+            Self::parse_jsonpath_limits(f, d)
+        };
+        let result_selector = f
+            .get("ResultSelector")
+            .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
+        let result_path = ResultSpec::parse(f, d);
+        let retry = f
+            .get("Retry")
+            .map(|v| parse_retry(v, &f.at("Retry"), d))
+            .unwrap_or_default();
+        let catch = match f.get("Catch") {
+            Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
+                crate::definition::resolve_name(&b.names, name, loc, d)
+            }),
+            None => Vec::new(),
+        };
+        Some(Map {
+            processor: processor?,
+            items_path,
+            items,
+            item_selector,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            result_selector,
+            result_path,
+            retry,
+            catch,
+        })
+    }
+
+    /// `MaxConcurrency`, `ToleratedFailureCount` and `ToleratedFailurePercentage` of a
+    /// JSONPath Map, each literal or by path.
+    fn parse_jsonpath_limits(
+        f: &Fields<'_>,
+        d: &mut Diagnostics,
+    ) -> (Option<Amount>, Option<Amount>, Option<Percentage>) {
         let max_concurrency = Amount::parse(
             f,
             "MaxConcurrency",
@@ -121,37 +188,20 @@ impl Map {
         } else {
             None
         };
-        let result_selector = f
-            .get("ResultSelector")
-            .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
-        let result_path = ResultSpec::parse(f, d);
-        let retry = f
-            .get("Retry")
-            .map(|v| parse_retry(v, &f.at("Retry"), d))
-            .unwrap_or_default();
-        let catch = match f.get("Catch") {
-            Some(v) => parse_catch(v, &f.at("Catch"), b.d, &mut |name, loc, d| {
-                crate::definition::resolve_name(&b.names, name, loc, d)
-            }),
-            None => Vec::new(),
-        };
-        Some(Map {
-            processor: processor?,
-            items_path,
-            item_selector,
+        (
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
-            result_selector,
-            result_path,
-            retry,
-            catch,
-        })
+        )
     }
 
     /// `MaxConcurrency` resolved against the effective input; 0 means no limit.
-    pub fn resolve_max_concurrency(&self, scope: &Scope<'_>) -> Result<u64, Failure> {
-        resolve_count(&self.max_concurrency, "MaxConcurrencyPath", scope)
+    pub fn resolve_max_concurrency(
+        &self,
+        scope: &Scope<'_>,
+        rng: &mut Rng,
+    ) -> Result<u64, Failure> {
+        resolve_count(&self.max_concurrency, "MaxConcurrencyPath", scope, rng)
     }
 
     /// The number of failed iterations tolerated, from the count and the percentage of
@@ -159,6 +209,7 @@ impl Map {
     pub fn resolve_tolerance(
         &self,
         scope: &Scope<'_>,
+        rng: &mut Rng,
         items: usize,
     ) -> Result<Option<u64>, Failure> {
         let count = match &self.tolerated_failure_count {
@@ -167,11 +218,23 @@ impl Map {
                 &self.tolerated_failure_count,
                 "ToleratedFailureCountPath",
                 scope,
+                rng,
             )?),
         };
         let percentage = match &self.tolerated_failure_percentage {
             None => None,
             Some(Percentage::Fixed(p)) => Some(*p),
+            Some(Percentage::Expr(t)) => match t.eval(scope, rng)? {
+                Value::Number(n) => n.as_f64(),
+                other => {
+                    return Err(Failure::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The ToleratedFailurePercentage field must be a number, but was: {other}"
+                        ),
+                    ));
+                }
+            },
             Some(Percentage::Path(r)) => {
                 let v = r
                     .eval(scope)
@@ -205,10 +268,25 @@ impl Map {
     }
 }
 
-fn resolve_count(amount: &Option<Amount>, field: &str, scope: &Scope<'_>) -> Result<u64, Failure> {
+fn resolve_count(
+    amount: &Option<Amount>,
+    field: &str,
+    scope: &Scope<'_>,
+    rng: &mut Rng,
+) -> Result<u64, Failure> {
     match amount {
         None => Ok(0),
         Some(Amount::Fixed(n)) => Ok(*n),
+        Some(Amount::Expr(t)) => {
+            let name = field.trim_end_matches("Path");
+            match t.eval(scope, rng)? {
+                Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or(0)),
+                other => Err(Failure::new(
+                    crate::error::names::QUERY_EVALUATION_ERROR,
+                    format!("The {name} field must be a non-negative integer, but was: {other}"),
+                )),
+            }
+        }
         Some(Amount::Path(r)) => {
             let v = r
                 .eval(scope)

@@ -12,8 +12,8 @@ pub mod wait;
 
 use serde_json::Value;
 
-use crate::definition::GraphBuilder;
 use crate::definition::fields::{Diagnostics, Fields};
+use crate::definition::{GraphBuilder, QueryLanguage};
 use crate::path::{Reference, ResultPath};
 use crate::payload::Template;
 
@@ -28,6 +28,10 @@ pub struct State {
     pub input_path: PathSpec,
     pub output_path: PathSpec,
     pub assign: Option<Template>,
+    /// Whether the state is written in JSONata (else JSONPath).
+    pub jsonata: bool,
+    /// JSONata's `Output`: the state output, from `$states.input` (and `$states.result`).
+    pub output: Option<Template>,
     /// The state to go to next; `None` for an `End` state and for states that choose
     /// (Choice) or stop (Succeed, Fail).
     pub next: Option<StateId>,
@@ -141,9 +145,37 @@ impl ResultSpec {
 pub enum Amount {
     Fixed(u64),
     Path(Reference),
+    /// JSONata: a `{% %}` expression that must evaluate to a whole number.
+    Expr(Template),
 }
 
 impl Amount {
+    /// Reads `key` of a JSONata state: a whole number in range, or a `{% %}` expression.
+    pub fn parse_jsonata(
+        f: &Fields<'_>,
+        key: &str,
+        max: u64,
+        allow_zero: bool,
+        d: &mut Diagnostics,
+    ) -> Option<Amount> {
+        match f.get(key)? {
+            Value::String(s) if crate::payload::jsonata_text(s).is_some() => {
+                jsonata_value(f, key, d).map(Amount::Expr)
+            }
+            _ => {
+                let n = f.uint(key, max, d)?;
+                if n == 0 && !allow_zero {
+                    d.schema(
+                        format!("The value of '{key}' must be a positive integer"),
+                        f.at(key),
+                    );
+                    return None;
+                }
+                Some(Amount::Fixed(n))
+            }
+        }
+    }
+
     /// Reads `key` or `key_path` (at most one of them), with literal values in `1..=max`
     /// (or `0..=max` when `allow_zero`).
     pub fn parse(
@@ -186,6 +218,60 @@ impl Amount {
 
 /// The fields every JSONPath-mode state may carry, by state type.
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
+
+/// The fields a JSONata-mode state may carry, by state type.
+pub(crate) fn allowed_jsonata_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pass" => &["Next", "End", "Output", "Assign"],
+        "Task" => &[
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+            "Resource",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Credentials",
+        ],
+        "Choice" => &["Choices", "Default", "Output", "Assign"],
+        "Wait" => &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"],
+        "Succeed" => &["Output"],
+        "Fail" => &["Error", "Cause"],
+        "Parallel" => &[
+            "Next",
+            "End",
+            "Arguments",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+            "Branches",
+        ],
+        "Map" => &[
+            "Next",
+            "End",
+            "Items",
+            "ItemSelector",
+            "ItemProcessor",
+            "Iterator",
+            "MaxConcurrency",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+            "ItemReader",
+            "ResultWriter",
+            "ItemBatcher",
+            "Label",
+        ],
+        _ => return None,
+    })
+}
 
 pub(crate) fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -287,7 +373,17 @@ pub(crate) fn parse_state(
     };
     let f = Fields::new(map, loc);
     let kind_name = f.required_str("Type", b.d)?;
-    let Some(allowed) = allowed_fields(kind_name) else {
+    let language = match f.str("QueryLanguage", b.d) {
+        Some(ql) => b.check_query_language(ql, &f.at("QueryLanguage"))?,
+        None => b.language,
+    };
+    let jsonata = language == QueryLanguage::Jsonata;
+    let allowed = if jsonata {
+        allowed_jsonata_fields(kind_name)
+    } else {
+        allowed_fields(kind_name)
+    };
+    let Some(allowed) = allowed else {
         b.d.schema(
             format!("The value '{kind_name}' is not a valid state type"),
             f.at("Type"),
@@ -295,11 +391,12 @@ pub(crate) fn parse_state(
         return None;
     };
     let all: Vec<&str> = COMMON.iter().chain(allowed.iter()).copied().collect();
-    f.only(&all, &format!("a {kind_name} state"), b.d);
+    let what = format!(
+        "a {kind_name} state in {}",
+        if jsonata { "JSONata" } else { "JSONPath" }
+    );
+    f.only(&all, &what, b.d);
     let _ = f.str("Comment", b.d);
-    if let Some(ql) = f.str("QueryLanguage", b.d) {
-        b.check_query_language(ql, &f.at("QueryLanguage"));
-    }
 
     let has_transition = allowed.contains(&"Next");
     let next = if has_transition {
@@ -309,27 +406,59 @@ pub(crate) fn parse_state(
     };
     let kind = match kind_name {
         "Pass" => StateKind::Pass(pass::Pass::parse(&f, b.d)),
-        "Task" => StateKind::Task(Box::new(task::Task::parse(&f, b)?)),
-        "Choice" => StateKind::Choice(choice::Choice::parse(&f, b)?),
-        "Wait" => StateKind::Wait(wait::Wait::parse(&f, b.d)?),
+        "Task" => StateKind::Task(Box::new(task::Task::parse(&f, b, jsonata)?)),
+        "Choice" => StateKind::Choice(choice::Choice::parse(&f, b, jsonata)?),
+        "Wait" => StateKind::Wait(wait::Wait::parse(&f, b.d, jsonata)?),
         "Succeed" => StateKind::Succeed,
-        "Fail" => StateKind::Fail(fail::Fail::parse(&f, b.d)),
-        "Parallel" => StateKind::Parallel(Box::new(parallel::Parallel::parse(&f, b)?)),
-        "Map" => StateKind::Map(Box::new(map::Map::parse(&f, b)?)),
+        "Fail" => StateKind::Fail(fail::Fail::parse(&f, b.d, jsonata)),
+        "Parallel" => StateKind::Parallel(Box::new(parallel::Parallel::parse(&f, b, jsonata)?)),
+        "Map" => StateKind::Map(Box::new(map::Map::parse(&f, b, jsonata)?)),
         _ => return None,
     };
     let assign = f
         .get("Assign")
-        .and_then(|v| Template::compile_object(v, &f.at("Assign"), b.d));
+        .and_then(|v| compile_assign(v, &f.at("Assign"), jsonata, b.d));
+    let output = f
+        .get("Output")
+        .and_then(|v| Template::compile_jsonata(v, "Output", &f.at("Output"), b.d));
     Some(State {
         name: name.to_owned(),
         input_path: PathSpec::parse(&f, "InputPath", b.d),
         output_path: PathSpec::parse(&f, "OutputPath", b.d),
         assign,
+        jsonata,
+        output,
         next,
-        uses_context: reads_context(value),
+        uses_context: if jsonata {
+            value.to_string().contains("context")
+        } else {
+            reads_context(value)
+        },
         kind,
     })
+}
+
+/// `Assign`: an object whose values are templates of the state's language.
+pub(crate) fn compile_assign(
+    v: &Value,
+    loc: &str,
+    jsonata: bool,
+    d: &mut Diagnostics,
+) -> Option<Template> {
+    if !jsonata {
+        return Template::compile_object(v, loc, d);
+    }
+    if !v.is_object() {
+        d.schema("The value must be a JSON object", loc);
+        return None;
+    }
+    Template::compile_jsonata(v, "Assign", loc, d)
+}
+
+/// A value of a JSONata state's field that is either literal or a `{% %}` expression.
+pub(crate) fn jsonata_value(f: &Fields<'_>, key: &str, d: &mut Diagnostics) -> Option<Template> {
+    f.get(key)
+        .and_then(|v| Template::compile_jsonata(v, key, &f.at(key), d))
 }
 
 /// `Next` or `End: true`, exactly one of them.

@@ -17,7 +17,11 @@ pub struct Parallel {
 }
 
 impl Parallel {
-    pub(crate) fn parse(f: &Fields<'_>, b: &mut GraphBuilder<'_>) -> Option<Parallel> {
+    pub(crate) fn parse(
+        f: &Fields<'_>,
+        b: &mut GraphBuilder<'_>,
+        jsonata: bool,
+    ) -> Option<Parallel> {
         if !f.has("Branches") {
             b.d.schema("These fields are required: [Branches]", f.loc.clone());
             return None;
@@ -33,9 +37,12 @@ impl Parallel {
             }
         }
         let d = &mut *b.d;
-        let parameters = f
-            .get("Parameters")
-            .and_then(|v| Template::compile_object(v, &f.at("Parameters"), d));
+        let parameters = if jsonata {
+            crate::states::jsonata_value(f, "Arguments", d)
+        } else {
+            f.get("Parameters")
+                .and_then(|v| Template::compile_object(v, &f.at("Parameters"), d))
+        };
         let result_selector = f
             .get("ResultSelector")
             .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
@@ -45,7 +52,7 @@ impl Parallel {
             .map(|v| parse_retry(v, &f.at("Retry"), d))
             .unwrap_or_default();
         let catch = match f.get("Catch") {
-            Some(v) => parse_catch(v, &f.at("Catch"), b.d, &mut |name, loc, d| {
+            Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
                 crate::definition::resolve_name(&b.names, name, loc, d)
             }),
             None => Vec::new(),

@@ -37,6 +37,7 @@ pub struct Task {
     pub resource: String,
     pub kind: ResourceKind,
     pub pattern: Pattern,
+    /// `Parameters` (JSONPath) or `Arguments` (JSONata).
     pub parameters: Option<Template>,
     pub result_selector: Option<Template>,
     pub result_path: ResultSpec,
@@ -48,25 +49,34 @@ pub struct Task {
 }
 
 impl Task {
-    pub(crate) fn parse(f: &Fields<'_>, b: &mut GraphBuilder<'_>) -> Option<Task> {
+    pub(crate) fn parse(f: &Fields<'_>, b: &mut GraphBuilder<'_>, jsonata: bool) -> Option<Task> {
         let resource = f.required_str("Resource", b.d)?;
         let (kind, pattern) = classify(resource, &f.at("Resource"), b.d)?;
-        let timeout = Amount::parse(
-            f,
-            "TimeoutSeconds",
-            "TimeoutSecondsPath",
-            MAX_TIMEOUT_SECONDS,
-            false,
-            b.d,
-        );
-        let heartbeat = Amount::parse(
-            f,
-            "HeartbeatSeconds",
-            "HeartbeatSecondsPath",
-            MAX_TIMEOUT_SECONDS,
-            false,
-            b.d,
-        );
+        let (timeout, heartbeat) = if jsonata {
+            (
+                Amount::parse_jsonata(f, "TimeoutSeconds", MAX_TIMEOUT_SECONDS, false, b.d),
+                Amount::parse_jsonata(f, "HeartbeatSeconds", MAX_TIMEOUT_SECONDS, false, b.d),
+            )
+        } else {
+            (
+                Amount::parse(
+                    f,
+                    "TimeoutSeconds",
+                    "TimeoutSecondsPath",
+                    MAX_TIMEOUT_SECONDS,
+                    false,
+                    b.d,
+                ),
+                Amount::parse(
+                    f,
+                    "HeartbeatSeconds",
+                    "HeartbeatSecondsPath",
+                    MAX_TIMEOUT_SECONDS,
+                    false,
+                    b.d,
+                ),
+            )
+        };
         if let (Some(Amount::Fixed(t)), Some(Amount::Fixed(h))) = (&timeout, &heartbeat)
             && h >= t
         {
@@ -76,9 +86,12 @@ impl Task {
             );
         }
         let d = &mut *b.d;
-        let parameters = f
-            .get("Parameters")
-            .and_then(|v| Template::compile_object(v, &f.at("Parameters"), d));
+        let parameters = if jsonata {
+            crate::states::jsonata_value(f, "Arguments", d)
+        } else {
+            f.get("Parameters")
+                .and_then(|v| Template::compile_object(v, &f.at("Parameters"), d))
+        };
         let result_selector = f
             .get("ResultSelector")
             .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
@@ -91,7 +104,7 @@ impl Task {
             .map(|v| parse_retry(v, &f.at("Retry"), d))
             .unwrap_or_default();
         let catch = match f.get("Catch") {
-            Some(v) => parse_catch(v, &f.at("Catch"), b.d, &mut |name, loc, d| {
+            Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
                 crate::definition::resolve_name(&b.names, name, loc, d)
             }),
             None => Vec::new(),

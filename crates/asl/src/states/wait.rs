@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::definition::fields::{Diagnostics, Fields};
 use crate::error::Failure;
 use crate::path::{Reference, Scope};
+use crate::payload::Template;
+use crate::random::Rng;
 use crate::timestamp::Timestamp;
 
 #[derive(Debug)]
@@ -14,10 +16,42 @@ pub enum Wait {
     SecondsPath(Reference),
     Timestamp(Timestamp),
     TimestampPath(Reference),
+    /// JSONata `Seconds` as a `{% %}` expression.
+    SecondsExpr(Template),
+    /// JSONata `Timestamp`: a string (checked when the state runs, as AWS does) or a
+    /// `{% %}` expression.
+    TimestampExpr(Template),
 }
 
 impl Wait {
-    pub fn parse(f: &Fields<'_>, d: &mut Diagnostics) -> Option<Wait> {
+    pub fn parse(f: &Fields<'_>, d: &mut Diagnostics, jsonata: bool) -> Option<Wait> {
+        if jsonata {
+            let given: Vec<&str> = ["Seconds", "Timestamp"]
+                .into_iter()
+                .filter(|k| f.has(k))
+                .collect();
+            if given.len() != 1 {
+                d.schema(
+                    "A Wait state must have exactly one of 'Seconds' or 'Timestamp'",
+                    f.loc.clone(),
+                );
+                return None;
+            }
+            let key = given[0];
+            return match (key, f.get(key)?) {
+                ("Seconds", Value::String(_)) => {
+                    crate::states::jsonata_value(f, key, d).map(Wait::SecondsExpr)
+                }
+                ("Seconds", _) => f.uint("Seconds", 99_999_999, d).map(Wait::Seconds),
+                (_, Value::String(_)) => {
+                    crate::states::jsonata_value(f, key, d).map(Wait::TimestampExpr)
+                }
+                _ => {
+                    d.schema("The value of 'Timestamp' must be a string", f.at(key));
+                    None
+                }
+            };
+        }
         let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
             .into_iter()
             .filter(|k| f.has(k))
@@ -63,8 +97,38 @@ impl Wait {
     }
 
     /// When the wait ends, for a state entered at `now` with effective input in `scope`.
-    pub fn until(&self, now: Timestamp, scope: &Scope<'_>) -> Result<Timestamp, Failure> {
+    pub fn until(
+        &self,
+        now: Timestamp,
+        scope: &Scope<'_>,
+        rng: &mut Rng,
+    ) -> Result<Timestamp, Failure> {
         let until = match self {
+            Wait::SecondsExpr(t) => match t.eval(scope, rng)? {
+                Value::Number(n) if n.as_u64().is_some() => {
+                    now.saturating_add_seconds(n.as_u64().unwrap_or(0).min(i64::MAX as u64) as i64)
+                }
+                other => {
+                    return Err(Failure::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!("The Seconds field must be a non-negative integer, but was: {other}"),
+                    ));
+                }
+            },
+            Wait::TimestampExpr(t) => match t.eval(scope, rng)? {
+                Value::String(s) => Timestamp::parse(&s).ok_or_else(|| {
+                    Failure::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"),
+                    )
+                })?,
+                other => {
+                    return Err(Failure::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {other}"),
+                    ));
+                }
+            },
             Wait::Seconds(s) => now.saturating_add_seconds(*s as i64),
             Wait::Timestamp(t) => *t,
             Wait::SecondsPath(p) => {
