@@ -43,7 +43,7 @@ impl Error {
         }
         .to_owned();
         // Runaway evaluation, whether caught by depth or by time, is U1001.
-        let code = if code == "D1011" || code == "D1012" {
+        let code = if code == "D1011" || code == "D1012" || code == "U1003" {
             "U1001".to_owned()
         } else {
             code
@@ -90,7 +90,33 @@ thread_local! {
 #[derive(Debug, Clone)]
 pub struct Expression {
     text: Arc<str>,
+    /// Whether it calls one of Step Functions' own functions, which then get registered.
+    uses_step_functions: bool,
 }
+
+/// A value converted once into the engine's form, for evaluating several expressions
+/// against the same input.
+pub struct Data(JValue);
+
+impl Data {
+    pub fn new(value: &Value) -> Data {
+        Data(JValue::from(value.clone()))
+    }
+
+    /// No input at all (JSONata's `undefined`).
+    pub fn undefined() -> Data {
+        Data(JValue::Undefined)
+    }
+}
+
+const STEP_FUNCTIONS: [&str; 6] = [
+    "$partition",
+    "$range",
+    "$hash",
+    "$random",
+    "$uuid",
+    "$parse",
+];
 
 impl Expression {
     /// Parses `text`, reporting syntax errors with their codes.
@@ -104,7 +130,11 @@ impl Expression {
         let text: Arc<str> = Arc::from(text);
         let ast = parse_guarded(&text)?;
         cache_insert(text.clone(), Rc::new(ast));
-        Ok(Expression { text })
+        let uses_step_functions = STEP_FUNCTIONS.iter().any(|f| text.contains(f));
+        Ok(Expression {
+            text,
+            uses_step_functions,
+        })
     }
 
     pub fn text(&self) -> &str {
@@ -120,26 +150,45 @@ impl Expression {
         rng: &mut Rng,
         limits: Limits,
     ) -> Result<Option<Value>, Error> {
+        let data = match input {
+            Some(v) => Data::new(v),
+            None => Data::undefined(),
+        };
+        self.eval_data(&data, bindings, rng, limits)
+    }
+
+    /// As [`Expression::eval`], on an input already converted with [`Data::new`].
+    pub fn eval_data(
+        &self,
+        data: &Data,
+        bindings: &[(&str, &Value)],
+        rng: &mut Rng,
+        limits: Limits,
+    ) -> Result<Option<Value>, Error> {
         let ast = self.ast()?;
         let mut context = Context::new();
         for (name, value) in bindings {
             context.bind((*name).to_owned(), JValue::from((*value).clone()));
         }
+        // The time limit is kept by the deadline watchdog rather than by the engine's own
+        // timeout, which reads the clock at every step of the evaluation.
+        let deadline = deadline::Guard::start(limits.timeout_ms);
         let options = EvaluatorOptions {
-            timeout_ms: Some(limits.timeout_ms),
+            cancel: Some(deadline.token()),
             max_stack_depth: Some(limits.max_depth),
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
         let shared_rng = Rc::new(RefCell::new(rng.clone()));
-        register_step_functions(&mut evaluator, &shared_rng)
-            .map_err(|e| Error::from_message(e.message()))?;
-        let data = match input {
-            Some(v) => JValue::from(v.clone()),
-            None => JValue::Undefined,
-        };
-        let result = guarded(|| evaluator.evaluate(&ast, &data));
-        *rng = shared_rng.borrow().clone();
+        if self.uses_step_functions {
+            register_step_functions(&mut evaluator, &shared_rng)
+                .map_err(|e| Error::from_message(e.message()))?;
+        }
+        let result = guarded(|| evaluator.evaluate(&ast, &data.0));
+        drop(deadline);
+        if self.uses_step_functions {
+            *rng = shared_rng.borrow().clone();
+        }
         let value = result?.map_err(|e| Error::from_message(e.message()))?;
         if value.is_undefined() {
             return Ok(None);
@@ -189,13 +238,9 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
 /// The JSONata value as JSON: functions have no JSON form and become `""`, as in
 /// jsonata-js's `JSON.stringify` of a result.
 fn to_json(v: &JValue) -> Result<Value, Error> {
-    let text = v.to_json_string().map_err(|e| Error {
+    serde_json::to_value(v).map_err(|e| Error {
         code: "D3000".into(),
         message: format!("The result cannot be written as JSON: {e}"),
-    })?;
-    serde_json::from_str(&text).map_err(|e| Error {
-        code: "D3000".into(),
-        message: format!("The result cannot be read as JSON: {e}"),
     })
 }
 
@@ -328,6 +373,75 @@ fn string(args: &[JValue], i: usize, func: &str) -> Result<String, EvaluatorErro
         .ok_or_else(|| arg_error(func, format!("argument {} must be a string", i + 1)))
 }
 
+/// Deadlines for evaluations, kept by one background thread that cancels the evaluations
+/// whose time is up (about every 5 ms), so that an evaluation pays two uncontended lock
+/// operations instead of reading the clock at every step.
+mod deadline {
+    use std::sync::{Mutex, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use jsonata_core::evaluator::CancelToken;
+
+    type Pending = Vec<(u64, Instant, CancelToken)>;
+
+    static PENDING: OnceLock<Mutex<Pending>> = OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+    fn pending() -> &'static Mutex<Pending> {
+        PENDING.get_or_init(|| {
+            let spawned = std::thread::Builder::new()
+                .name("jsonata-deadlines".into())
+                .spawn(|| {
+                    loop {
+                        std::thread::sleep(Duration::from_millis(5));
+                        let now = Instant::now();
+                        if let Some(list) = PENDING.get() {
+                            let list = list.lock().unwrap_or_else(|e| e.into_inner());
+                            list.iter()
+                                .filter(|(_, due, _)| *due <= now)
+                                .for_each(|(_, _, t)| t.cancel());
+                        }
+                    }
+                });
+            // Without the thread, depth limits still hold; only the time limit is lost.
+            drop(spawned);
+            Mutex::new(Vec::new())
+        })
+    }
+
+    /// One evaluation's deadline; dropping it forgets the deadline.
+    pub struct Guard {
+        id: u64,
+        token: CancelToken,
+    }
+
+    impl Guard {
+        pub fn start(timeout_ms: u64) -> Guard {
+            let token = CancelToken::new();
+            let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let due = Instant::now() + Duration::from_millis(timeout_ms.min(86_400_000));
+            pending()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((id, due, token.clone()));
+            Guard { id, token }
+        }
+
+        pub fn token(&self) -> CancelToken {
+            self.token.clone()
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let mut list = pending().lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = list.iter().position(|(id, _, _)| *id == self.id) {
+                list.swap_remove(i);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +475,21 @@ mod tests {
         assert_eq!(eval("1 + 'a'", json!({})).unwrap_err().code, "T2002");
         let runaway = "($f := function($n){$n + $f($n + 1)}; $f(0))";
         assert_eq!(eval(runaway, json!({})).unwrap_err().code, "U1001");
+    }
+
+    #[test]
+    fn a_long_evaluation_stops_at_its_time_limit() {
+        let e = Expression::compile("$count($map([1..3000000], function($x) { $x * 2 }))").unwrap();
+        let limits = Limits {
+            timeout_ms: 30,
+            ..Limits::default()
+        };
+        let started = std::time::Instant::now();
+        let err = e
+            .eval(None, &[], &mut Rng::from_seed(1), limits)
+            .unwrap_err();
+        assert_eq!(err.code, "U1001", "{err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

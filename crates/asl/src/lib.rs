@@ -9,7 +9,9 @@
 //!    strictly as Step Functions does; each state type has its file under [`states`].
 //!    Expressions inside are compiled once: [`path`] (JSONPath as Step Functions evaluates
 //!    it, and what expressions read: [`path::Scope`]), [`intrinsic`] (`States.*` functions),
-//!    [`payload`] (`Parameters`, `ResultSelector`, `ItemSelector` and `Assign` templates),
+//!    [`jsonata`] (JSONata expressions, for states whose `QueryLanguage` is JSONata),
+//!    [`payload`] (`Parameters`, `ResultSelector`, `ItemSelector` and `Assign` templates, and
+//!    JSONata's `{% %}` templates),
 //!    [`choice`] (Choice rules) and [`retry`] (`Retry` and `Catch`).
 //! 2. [`interpreter`] runs an execution of it, sans IO: it hands out effects (invoke, sleep,
 //!    finished), takes results back, builds the context object ([`context`]) and counts
