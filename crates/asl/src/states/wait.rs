@@ -81,13 +81,10 @@ impl Wait {
             "SecondsPath" => reference("SecondsPath", d).map(Wait::SecondsPath),
             "Timestamp" => {
                 let text = f.str("Timestamp", d)?;
-                match Timestamp::parse(text) {
+                match Timestamp::parse_rfc3339(text) {
                     Some(t) => Some(Wait::Timestamp(t)),
                     None => {
-                        d.schema(
-                            "The value for the field 'Timestamp' must be a valid ISO-8601 extended offset date-time format string",
-                            f.at("Timestamp"),
-                        );
+                        d.schema("String does not match RFC3339 timestamp", f.at("Timestamp"));
                         None
                     }
                 }
