@@ -46,11 +46,6 @@ impl Failure {
     pub fn runtime(cause: impl Into<String>) -> Self {
         Self::new(names::RUNTIME, cause)
     }
-
-    /// `States.IntrinsicFailure` with the given cause.
-    pub fn intrinsic(cause: impl Into<String>) -> Self {
-        Self::new(names::INTRINSIC_FAILURE, cause)
-    }
 }
 
 impl std::fmt::Display for Failure {

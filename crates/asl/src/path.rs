@@ -488,6 +488,11 @@ impl Parser<'_> {
                     };
                     out.push(Segment::Descend(Box::new(inner)));
                 }
+                // `$.[...]`: a dot before a bracket, which Jayway (and so AWS) accepts.
+                Some(b'.') if self.s.get(self.i + 1) == Some(&b'[') => {
+                    self.i += 1;
+                    out.push(self.bracket()?);
+                }
                 Some(b'.') => {
                     self.i += 1;
                     out.push(self.dotted()?);
@@ -1017,6 +1022,10 @@ mod tests {
         assert_eq!(eval("$.store.bicycle.*"), json!(["red", 19.95]));
         assert_eq!(eval("$.nothing[*]"), json!([]));
         assert_eq!(eval("$.n[?(@ in [1, 3])]"), json!([1, 3]));
+        assert_eq!(
+            eval("$.store.book.[?(@.price > 10)].title"),
+            json!(["Sword"])
+        );
     }
 
     #[test]
