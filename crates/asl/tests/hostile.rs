@@ -8,6 +8,7 @@ use cirrus_asl::StateMachine;
 use cirrus_asl::context::ExecutionInfo;
 use cirrus_asl::interpreter::{Effect, Execution, Options, Outcome};
 use cirrus_asl::intrinsic::Intrinsic;
+use cirrus_asl::jsonata::{Expression, Limits};
 use cirrus_asl::path::{Reference, ResultPath, Scope, Variables};
 use cirrus_asl::random::Rng;
 use cirrus_asl::timestamp::Timestamp;
@@ -112,6 +113,45 @@ proptest! {
         let scope = Scope { input: &d, context: &d, variables: &vars };
         if let Ok(call) = Intrinsic::parse(&text) {
             let _ = call.eval(&scope, &mut Rng::from_seed(1));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_jsonata_text_evaluates_or_errs(text in "[$a-z0-9.()\\[\\]{}:,;'\"*+&|<>=!?~^%#@ -]{0,40}") {
+        if let Ok(e) = Expression::compile(&text) {
+            let limits = Limits { timeout_ms: 200, max_depth: 200 };
+            let _ = e.eval(Some(&doc()), &[], &mut Rng::from_seed(1), limits);
+        }
+    }
+}
+
+#[test]
+fn runaway_jsonata_is_stopped() {
+    let limits = Limits {
+        timeout_ms: 100,
+        max_depth: 500,
+    };
+    for text in [
+        "($f := function($n) { $f($n + 1) }; $f(0))",
+        "($f := function($n) { 1 + $f($n + 1) }; $f(0))",
+        "$count($map([1..1000000], function($x) { [1..100] }))",
+        &format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000)),
+    ] {
+        match Expression::compile(text) {
+            Ok(e) => {
+                let err = e
+                    .eval(None, &[], &mut Rng::from_seed(1), limits)
+                    .unwrap_err();
+                assert!(
+                    matches!(err.code.as_str(), "U1001" | "U1002" | "D2015"),
+                    "{text:.60}: {err:?}"
+                );
+            }
+            Err(e) => assert_eq!(e.code, "U1002", "{text:.60}"),
         }
     }
 }
