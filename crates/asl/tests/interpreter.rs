@@ -451,3 +451,64 @@ fn an_endless_loop_fails_at_the_history_limit() {
     }
     assert!(exec.event_count() <= 25_003, "{}", exec.event_count());
 }
+
+#[test]
+fn a_jsonata_task_takes_arguments_and_shapes_its_output() {
+    let mut exec = start(
+        json!({"QueryLanguage": "JSONata", "StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"factor": 3}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+                  "Arguments": {"n": "{% $states.input.n * $factor %}"},
+                  "Assign": {"seen": "{% $states.result.v %}"},
+                  "Output": {"v": "{% $states.result.v %}", "in": "{% $states.input.n %}"},
+                  "Next": "Done"},
+            "Done": {"Type": "Pass", "Output": "{% $seen & '!' %}", "End": true}
+        }}),
+        json!({"n": 2}),
+    );
+    let effects = exec.run(at(0));
+    let inv = invocations(&effects)[0].clone();
+    assert_eq!(inv.payload, json!({"n": 6}));
+    exec.task_succeeded(inv.task, json!({"v": "ok"}));
+    assert_eq!(
+        finished(&exec.run(at(1))),
+        Some(&Outcome::Succeeded(json!("ok!")))
+    );
+}
+
+#[test]
+fn a_jsonata_catcher_sees_the_error_output() {
+    let mut def = task("f");
+    def["QueryLanguage"] = json!("JSONata");
+    def.as_object_mut().unwrap().remove("End");
+    def["Next"] = json!("Done");
+    def["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Done",
+        "Output": {"caught": "{% $states.errorOutput.Error %}"}}]);
+    let mut exec = start(
+        json!({"StartAt": "T", "States": {"T": def, "Done": {"Type": "Succeed"}}}),
+        json!({}),
+    );
+    let inv = invocations(&exec.run(at(0)))[0].clone();
+    exec.task_failed(inv.task, Failure::new("Boom", "bad"));
+    assert_eq!(
+        finished(&exec.run(at(1))),
+        Some(&Outcome::Succeeded(json!({"caught": "Boom"})))
+    );
+}
+
+#[test]
+fn an_undefined_jsonata_result_fails_with_aws_cause() {
+    let mut exec = start(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "QueryLanguage": "JSONata",
+            "Output": {"r": "{% $nope %}"}, "End": true}}}),
+        json!({}),
+    );
+    let effects = exec.run(at(0));
+    assert_eq!(
+        finished(&effects),
+        Some(&Outcome::Failed {
+            error: Some("States.QueryEvaluationError".into()),
+            cause: Some("An error occurred while executing the state 'P' (entered at the event id #2). The JSONata expression '$nope' specified for the field 'Output/r' returned nothing (undefined).".into()),
+        })
+    );
+}

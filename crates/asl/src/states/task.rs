@@ -95,9 +95,12 @@ impl Task {
         let result_selector = f
             .get("ResultSelector")
             .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
-        let credentials = f
-            .get("Credentials")
-            .and_then(|v| Template::compile_object(v, &f.at("Credentials"), d));
+        let credentials = if jsonata {
+            crate::states::jsonata_value(f, "Credentials", d)
+        } else {
+            f.get("Credentials")
+                .and_then(|v| Template::compile_object(v, &f.at("Credentials"), d))
+        };
         let result_path = ResultSpec::parse(f, d);
         let retry = f
             .get("Retry")
