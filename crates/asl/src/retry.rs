@@ -196,6 +196,25 @@ pub fn parse_retry(value: &Value, loc: &str, d: &mut Diagnostics) -> Vec<Retrier
     out
 }
 
+/// `Retry` and `Catch` of a Task, Parallel or Map state.
+pub(crate) fn parse_handlers(
+    f: &Fields<'_>,
+    b: &mut crate::definition::GraphBuilder<'_>,
+    jsonata: bool,
+) -> (Vec<Retrier>, Vec<Catcher>) {
+    let retry = f
+        .get("Retry")
+        .map(|v| parse_retry(v, &f.at("Retry"), b.d))
+        .unwrap_or_default();
+    let catch = match f.get("Catch") {
+        Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
+            crate::definition::resolve_name(&b.names, name, loc, d)
+        }),
+        None => Vec::new(),
+    };
+    (retry, catch)
+}
+
 /// Parses `Catch`; `resolve` turns a `Next` name into a state id, reporting unknown names.
 pub fn parse_catch(
     jsonata: bool,

@@ -465,6 +465,22 @@ struct Scopes<'a> {
     start: u32,
 }
 
+impl<'a> Scopes<'a> {
+    fn of(frames: &'a [Option<Frame>], start: u32) -> Self {
+        Scopes { frames, start }
+    }
+
+    /// The scope an expression of this frame evaluates in: `input` as `$`, `context` as
+    /// `$$` (or `$states`), and the frame's variables.
+    fn scope<'b>(&'b self, input: &'b Value, context: &'b Value) -> crate::path::Scope<'b> {
+        crate::path::Scope {
+            input,
+            context,
+            variables: self,
+        }
+    }
+}
+
 impl Variables for Scopes<'_> {
     fn get(&self, name: &str) -> Option<&Value> {
         let mut id = Some(self.start);

@@ -119,15 +119,8 @@ impl ExecutionState {
                 .map(|out| (out, None, None)),
             StateKind::Fail(f) => {
                 let ctx = self.context(state, &at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input: &at.input,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(&at.input, &ctx);
                 match f.failure(&state.name, &scope, &mut self.rng) {
                     Ok((error, cause)) => {
                         let failure = Failure {
@@ -297,15 +290,8 @@ impl ExecutionState {
             PathSpec::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
             PathSpec::Path(p) => {
                 let ctx = self.context(state, at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input: &at.input,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(&at.input, &ctx);
                 match p.eval(&scope) {
                     Ok(v) => Ok(Cow::Owned(v.into_owned())),
                     Err(e) => {
@@ -332,15 +318,8 @@ impl ExecutionState {
         } else {
             (data.value(&at.input), self.context(state, at, None, None))
         };
-        let scopes = Scopes {
-            frames: &self.frames,
-            start: fid,
-        };
-        let scope = Scope {
-            input,
-            context: &ctx,
-            variables: &scopes,
-        };
+        let scopes = Scopes::of(&self.frames, fid);
+        let scope = scopes.scope(input, &ctx);
         let Value::Object(vars) = t.eval(&scope, &mut self.rng)? else {
             return Ok(None);
         };
@@ -384,15 +363,8 @@ impl ExecutionState {
                 None => value,
                 Some(t) => {
                     let ctx = self.states(state, at, None, None, data);
-                    let scopes = Scopes {
-                        frames: &self.frames,
-                        start: fid,
-                    };
-                    let scope = Scope {
-                        input: &at.input,
-                        context: &ctx,
-                        variables: &scopes,
-                    };
+                    let scopes = Scopes::of(&self.frames, fid);
+                    let scope = scopes.scope(&at.input, &ctx);
                     t.eval(&scope, &mut self.rng)?
                 }
             };
@@ -404,15 +376,8 @@ impl ExecutionState {
             PathSpec::Null => Value::Object(Map::new()),
             PathSpec::Path(p) => {
                 let ctx = self.context(state, at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input: &value,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(&value, &ctx);
                 match p.eval(&scope) {
                     Ok(v) => v.into_owned(),
                     Err(e) => {
@@ -465,15 +430,8 @@ impl ExecutionState {
         let result = match (&p.parameters, &p.result) {
             (Some(t), _) => {
                 let ctx = self.context(state, at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input: &effective,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(&effective, &ctx);
                 let v = t.eval(&scope, &mut self.rng);
                 v?
             }
@@ -501,15 +459,8 @@ impl ExecutionState {
         let ctx = self.context(state, at, None, None);
         let mut chosen = None;
         {
-            let scopes = Scopes {
-                frames: &self.frames,
-                start: fid,
-            };
-            let scope = Scope {
-                input: &effective,
-                context: &ctx,
-                variables: &scopes,
-            };
+            let scopes = Scopes::of(&self.frames, fid);
+            let scope = scopes.scope(&effective, &ctx);
             for rule in &c.rules {
                 let holds = match &rule.test {
                     Test::Path(condition) => condition.eval(&scope)?,
@@ -561,15 +512,8 @@ impl ExecutionState {
         let effective = self.effective_input(fid, state, at)?.into_owned();
         let until = {
             let ctx = self.context(state, at, None, None);
-            let scopes = Scopes {
-                frames: &self.frames,
-                start: fid,
-            };
-            let scope = Scope {
-                input: &effective,
-                context: &ctx,
-                variables: &scopes,
-            };
+            let scopes = Scopes::of(&self.frames, fid);
+            let scope = scopes.scope(&effective, &ctx);
             w.until(now, &scope, &mut self.rng)?
         };
         let assign = self.assignments(fid, state, at, Data::Input, state.assign.as_ref())?;
@@ -591,15 +535,8 @@ impl ExecutionState {
             Amount::Fixed(n) => Ok(*n),
             Amount::Expr(t) => {
                 let ctx = self.context(state, at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(input, &ctx);
                 match t.eval(&scope, &mut self.rng)? {
                     Value::Number(n) if n.as_u64().is_some_and(|x| x > 0) => {
                         Ok(n.as_u64().unwrap_or(1))
@@ -616,15 +553,8 @@ impl ExecutionState {
             }
             Amount::Path(p) => {
                 let ctx = self.context(state, at, None, None);
-                let scopes = Scopes {
-                    frames: &self.frames,
-                    start: fid,
-                };
-                let scope = Scope {
-                    input,
-                    context: &ctx,
-                    variables: &scopes,
-                };
+                let scopes = Scopes::of(&self.frames, fid);
+                let scope = scopes.scope(input, &ctx);
                 let v = p.eval(&scope).map_err(|e| {
                     Failed::from(Failure::runtime(format!(
                         "Invalid path '{}' : {e}",
@@ -662,15 +592,8 @@ impl ExecutionState {
             let ctx = self.context(state, &at, token.as_deref(), None);
             let payload = match &t.parameters {
                 Some(p) => {
-                    let scopes = Scopes {
-                        frames: &self.frames,
-                        start: fid,
-                    };
-                    let scope = Scope {
-                        input: &effective,
-                        context: &ctx,
-                        variables: &scopes,
-                    };
+                    let scopes = Scopes::of(&self.frames, fid);
+                    let scope = scopes.scope(&effective, &ctx);
 
                     p.eval(&scope, &mut self.rng)?
                 }
@@ -678,15 +601,8 @@ impl ExecutionState {
             };
             let credentials = match &t.credentials {
                 Some(c) => {
-                    let scopes = Scopes {
-                        frames: &self.frames,
-                        start: fid,
-                    };
-                    let scope = Scope {
-                        input: &effective,
-                        context: &ctx,
-                        variables: &scopes,
-                    };
+                    let scopes = Scopes::of(&self.frames, fid);
+                    let scope = scopes.scope(&effective, &ctx);
                     let v = c.eval(&scope, &mut self.rng)?;
                     Some(v)
                 }
@@ -966,15 +882,8 @@ impl ExecutionState {
             let selected = match selector {
                 Some(t) => {
                     let ctx = self.context(state, &at, None, None);
-                    let scopes = Scopes {
-                        frames: &self.frames,
-                        start: fid,
-                    };
-                    let scope = Scope {
-                        input: &result,
-                        context: &ctx,
-                        variables: &scopes,
-                    };
+                    let scopes = Scopes::of(&self.frames, fid);
+                    let scope = scopes.scope(&result, &ctx);
 
                     t.eval(&scope, &mut self.rng)?
                 }
@@ -1071,15 +980,8 @@ impl ExecutionState {
                                 None,
                                 Data::ErrorOutput(&error_output),
                             );
-                            let scopes = Scopes {
-                                frames: &self.frames,
-                                start: fid,
-                            };
-                            let scope = Scope {
-                                input: &at.input,
-                                context: &ctx,
-                                variables: &scopes,
-                            };
+                            let scopes = Scopes::of(&self.frames, fid);
+                            let scope = scopes.scope(&at.input, &ctx);
                             t.eval(&scope, &mut self.rng)?
                         }
                         None => error_output,
@@ -1119,15 +1021,8 @@ impl ExecutionState {
             match &p.parameters {
                 Some(t) => {
                     let ctx = self.context(state, &at, None, None);
-                    let scopes = Scopes {
-                        frames: &self.frames,
-                        start: fid,
-                    };
-                    let scope = Scope {
-                        input: &effective,
-                        context: &ctx,
-                        variables: &scopes,
-                    };
+                    let scopes = Scopes::of(&self.frames, fid);
+                    let scope = scopes.scope(&effective, &ctx);
                     let v = t.eval(&scope, &mut self.rng)?;
                     Ok(v)
                 }
@@ -1184,15 +1079,8 @@ impl ExecutionState {
         let prepared = (|| -> Result<_, Failed> {
             let effective = self.effective_input(fid, state, &at)?.into_owned();
             let ctx = self.context(state, &at, None, None);
-            let scopes = Scopes {
-                frames: &self.frames,
-                start: fid,
-            };
-            let scope = Scope {
-                input: &effective,
-                context: &ctx,
-                variables: &scopes,
-            };
+            let scopes = Scopes::of(&self.frames, fid);
+            let scope = scopes.scope(&effective, &ctx);
             let mut rng = self.rng.clone();
             let items = match (&mp.items_path, &mp.items) {
                 (Some(p), _) => p.eval(&scope).map_err(|e| {

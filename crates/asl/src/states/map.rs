@@ -9,7 +9,7 @@ use crate::error::Failure;
 use crate::path::{Reference, Scope};
 use crate::payload::Template;
 use crate::random::Rng;
-use crate::retry::{Catcher, Retrier, parse_catch, parse_retry};
+use crate::retry::{Catcher, Retrier};
 use crate::states::{Amount, ResultSpec};
 
 /// `ToleratedFailurePercentage` given literally or by path.
@@ -116,16 +116,7 @@ impl Map {
             .get("ResultSelector")
             .and_then(|v| Template::compile_object(v, &f.at("ResultSelector"), d));
         let result_path = ResultSpec::parse(f, d);
-        let retry = f
-            .get("Retry")
-            .map(|v| parse_retry(v, &f.at("Retry"), d))
-            .unwrap_or_default();
-        let catch = match f.get("Catch") {
-            Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
-                crate::definition::resolve_name(&b.names, name, loc, d)
-            }),
-            None => Vec::new(),
-        };
+        let (retry, catch) = crate::retry::parse_handlers(f, b, jsonata);
         Some(Map {
             processor: processor?,
             items_path,

@@ -4,7 +4,7 @@
 use crate::definition::GraphBuilder;
 use crate::definition::fields::{Diagnostics, Fields};
 use crate::payload::Template;
-use crate::retry::{Catcher, Retrier, parse_catch, parse_retry};
+use crate::retry::{Catcher, Retrier};
 use crate::states::{Amount, ResultSpec};
 
 /// The largest TimeoutSeconds / HeartbeatSeconds AWS accepts.
@@ -102,16 +102,7 @@ impl Task {
                 .and_then(|v| Template::compile_object(v, &f.at("Credentials"), d))
         };
         let result_path = ResultSpec::parse(f, d);
-        let retry = f
-            .get("Retry")
-            .map(|v| parse_retry(v, &f.at("Retry"), d))
-            .unwrap_or_default();
-        let catch = match f.get("Catch") {
-            Some(v) => parse_catch(jsonata, v, &f.at("Catch"), b.d, &mut |name, loc, d| {
-                crate::definition::resolve_name(&b.names, name, loc, d)
-            }),
-            None => Vec::new(),
-        };
+        let (retry, catch) = crate::retry::parse_handlers(f, b, jsonata);
         Some(Task {
             resource: resource.to_owned(),
             kind,
