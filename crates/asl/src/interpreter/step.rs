@@ -413,9 +413,13 @@ impl ExecutionState {
         match result_path {
             ResultSpec::Whole => Ok(result),
             ResultSpec::Discard => Ok(input.clone()),
-            ResultSpec::Path(p) => p
-                .apply(input.clone(), result)
-                .map_err(|e| Failure::runtime(format!("Invalid path '{}' : {e}", p.text())).into()),
+            ResultSpec::Path(p) => p.apply(input.clone(), result).map_err(|e| match e {
+                // Documented by AWS: the ResultPath cannot be applied to this input.
+                crate::path::PathError::ResultPathMatch { .. } => {
+                    Failure::new(names::RESULT_PATH_MATCH_FAILURE, e.to_string()).into()
+                }
+                other => Failure::runtime(format!("Invalid path '{}' : {other}", p.text())).into(),
+            }),
         }
     }
 
