@@ -154,21 +154,26 @@ impl Expression {
             Some(v) => Data::new(v),
             None => Data::undefined(),
         };
-        self.eval_data(&data, bindings, rng, limits)
+        let bindings: Vec<(&str, Data)> =
+            bindings.iter().map(|(k, v)| (*k, Data::new(v))).collect();
+        let bindings: Vec<(&str, &Data)> = bindings.iter().map(|(k, v)| (*k, v)).collect();
+        self.eval_data(&data, &bindings, rng, limits)
     }
 
-    /// As [`Expression::eval`], on an input already converted with [`Data::new`].
+    /// As [`Expression::eval`], on an input and variables already converted with
+    /// [`Data::new`], for evaluating several expressions against the same values.
     pub fn eval_data(
         &self,
         data: &Data,
-        bindings: &[(&str, &Value)],
+        bindings: &[(&str, &Data)],
         rng: &mut Rng,
         limits: Limits,
     ) -> Result<Option<Value>, Error> {
         let ast = self.ast()?;
         let mut context = Context::new();
         for (name, value) in bindings {
-            context.bind((*name).to_owned(), JValue::from((*value).clone()));
+            // Engine values share their contents, so this clone is cheap.
+            context.bind((*name).to_owned(), value.0.clone());
         }
         // The time limit is kept by the deadline watchdog rather than by the engine's own
         // timeout, which reads the clock at every step of the evaluation.

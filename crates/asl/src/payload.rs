@@ -15,7 +15,7 @@ use crate::definition::fields::Diagnostics;
 use crate::error::Failure;
 use crate::error::names;
 use crate::intrinsic::{self, Intrinsic};
-use crate::jsonata::{Expression, Limits};
+use crate::jsonata::{Data, Expression, Limits};
 use crate::path::{Reference, Scope};
 use crate::random::Rng;
 
@@ -77,18 +77,29 @@ impl Template {
     }
 
     pub fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, Failure> {
+        self.eval_in(scope, rng, &mut None)
+    }
+
+    /// `env` is built by the first JSONata expression met and shared by the others, so that
+    /// the input, the variables and `$states` are converted once per template, not per field.
+    fn eval_in(
+        &self,
+        scope: &Scope<'_>,
+        rng: &mut Rng,
+        env: &mut Option<JsonataEnv>,
+    ) -> Result<Value, Failure> {
         match self {
             Template::Literal(v) => Ok(v.clone()),
             Template::Object(fields) => {
                 let mut out = Map::with_capacity(fields.len());
                 for (key, t) in fields {
-                    out.insert(key.clone(), t.eval(scope, rng)?);
+                    out.insert(key.clone(), t.eval_in(scope, rng, env)?);
                 }
                 Ok(Value::Object(out))
             }
             Template::Array(items) => items
                 .iter()
-                .map(|t| t.eval(scope, rng))
+                .map(|t| t.eval_in(scope, rng, env))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Template::Path { field, path } => match path.eval(scope) {
@@ -96,7 +107,10 @@ impl Template {
                 Err(_) => Err(missing_path(field, path, scope)),
             },
             Template::Intrinsic { call, .. } => call.eval(scope, rng),
-            Template::Jsonata { field, expr } => eval_jsonata(expr, field, scope, rng),
+            Template::Jsonata { field, expr } => {
+                let env = env.get_or_insert_with(|| JsonataEnv::new(scope));
+                eval_jsonata(expr, field, env, rng)
+            }
         }
     }
 
@@ -132,22 +146,37 @@ pub fn jsonata_text(s: &str) -> Option<&str> {
     s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
 }
 
-/// Evaluates a JSONata expression of a state: `$states` is the scope's `context` slot,
-/// the workflow variables are bound by name, and `$` is the state input.
-pub fn eval_jsonata(
+/// What a JSONata state's expressions read, converted once: `$` is the state input,
+/// `$states` the scope's `context` slot, and the workflow variables are bound by name.
+struct JsonataEnv {
+    input: Data,
+    bindings: Vec<(String, Data)>,
+}
+
+impl JsonataEnv {
+    fn new(scope: &Scope<'_>) -> JsonataEnv {
+        let mut bindings = Vec::new();
+        scope
+            .variables
+            .visit(&mut |k, v| bindings.push((k.to_owned(), Data::new(v))));
+        bindings.push(("states".to_owned(), Data::new(scope.context)));
+        JsonataEnv {
+            input: Data::new(scope.input),
+            bindings,
+        }
+    }
+}
+
+/// Evaluates one JSONata expression of a state, with AWS's causes for its failures.
+fn eval_jsonata(
     expr: &Expression,
     field: &str,
-    scope: &Scope<'_>,
+    env: &JsonataEnv,
     rng: &mut Rng,
 ) -> Result<Value, Failure> {
-    let mut vars: Vec<(String, Value)> = Vec::new();
-    scope
-        .variables
-        .visit(&mut |k, v| vars.push((k.to_owned(), v.clone())));
-    let mut bindings: Vec<(&str, &Value)> = vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    bindings.push(("states", scope.context));
+    let bindings: Vec<(&str, &Data)> = env.bindings.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let text = expr.text();
-    match expr.eval(Some(scope.input), &bindings, rng, Limits::default()) {
+    match expr.eval_data(&env.input, &bindings, rng, Limits::default()) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(Failure::new(
             names::QUERY_EVALUATION_ERROR,

@@ -14,7 +14,6 @@ use super::{
 use crate::context::{self, StateContext};
 use crate::definition::{GraphId, StateMachine};
 use crate::error::{Failure, names};
-use crate::path::Scope;
 use crate::payload::Template;
 use crate::retry::{Catcher, Jitter, Retrier};
 use crate::states::choice::Test;
@@ -1106,12 +1105,7 @@ impl ExecutionState {
                 inputs.push_back(match &mp.item_selector {
                     Some(t) => {
                         let ctx = self.context(state, &at, None, Some((i, item)));
-                        let scope = Scope {
-                            input: &effective,
-                            context: &ctx,
-                            variables: &scopes,
-                        };
-                        t.eval(&scope, &mut rng)?
+                        t.eval(&scopes.scope(&effective, &ctx), &mut rng)?
                     }
                     None => item.clone(),
                 });

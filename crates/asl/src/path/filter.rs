@@ -154,20 +154,12 @@ impl Filter {
 
 /// The first `&&` or `||` outside single quotes.
 fn split_logical(s: &str) -> Option<(usize, Link)> {
-    let b = s.as_bytes();
-    let mut quoted = false;
-    let mut k = 0;
-    while k < b.len() {
-        match b[k] {
-            b'\\' if quoted => k += 1,
-            b'\'' => quoted = !quoted,
-            b'&' if !quoted && b.get(k + 1) == Some(&b'&') => return Some((k, Link::And)),
-            b'|' if !quoted && b.get(k + 1) == Some(&b'|') => return Some((k, Link::Or)),
-            _ => {}
-        }
-        k += 1;
+    let and = find_unquoted(s, "&&").map(|k| (k, Link::And));
+    let or = find_unquoted(s, "||").map(|k| (k, Link::Or));
+    match (and, or) {
+        (Some(a), Some(o)) => Some(if a.0 < o.0 { a } else { o }),
+        (a, o) => a.or(o),
     }
-    None
 }
 
 /// The first `pat` outside single quotes.

@@ -162,18 +162,27 @@ impl Amount {
             Value::String(s) if crate::payload::jsonata_text(s).is_some() => {
                 jsonata_value(f, key, d).map(Amount::Expr)
             }
-            _ => {
-                let n = f.uint(key, max, d)?;
-                if n == 0 && !allow_zero {
-                    d.schema(
-                        format!("The value of '{key}' must be a positive integer"),
-                        f.at(key),
-                    );
-                    return None;
-                }
-                Some(Amount::Fixed(n))
-            }
+            _ => Amount::literal(f, key, max, allow_zero, d),
         }
+    }
+
+    /// A literal whole number in `1..=max` (or `0..=max` when `allow_zero`).
+    fn literal(
+        f: &Fields<'_>,
+        key: &str,
+        max: u64,
+        allow_zero: bool,
+        d: &mut Diagnostics,
+    ) -> Option<Amount> {
+        let n = f.uint(key, max, d)?;
+        if n == 0 && !allow_zero {
+            d.schema(
+                format!("The value of '{key}' must be a positive integer"),
+                f.at(key),
+            );
+            return None;
+        }
+        Some(Amount::Fixed(n))
     }
 
     /// Reads `key` or `key_path` (at most one of them), with literal values in `1..=max`
@@ -190,15 +199,7 @@ impl Amount {
             return None;
         }
         if f.has(key) {
-            let n = f.uint(key, max, d)?;
-            if n == 0 && !allow_zero {
-                d.schema(
-                    format!("The value of '{key}' must be a positive integer"),
-                    f.at(key),
-                );
-                return None;
-            }
-            return Some(Amount::Fixed(n));
+            return Amount::literal(f, key, max, allow_zero, d);
         }
         let text = f.str(key_path, d)?;
         match Reference::parse(text) {
