@@ -1,0 +1,246 @@
+//! Cirrus's storage. The engine and the API ask for the narrow trait they use; every backend
+//! implements all of them and passes the one contract suite in [`contract`].
+//!
+//! - [`Machines`]: state machines, their published versions and aliases.
+//! - [`Activities`]: activity definitions.
+//! - [`Executions`]: execution records, their checkpoints and history, read side.
+//! - [`Steps`]: the write side of executions. One [`Step`] is everything one engine step
+//!   changes (the execution's record and checkpoint, new history events, timers set and
+//!   cleared, tasks added and finished, outbox events), applied atomically. Backends batch
+//!   concurrent steps into one commit (group commit), so durable throughput is not one
+//!   fsync per transition.
+//! - [`Timers`] and [`Tasks`]: what the timer service and the dispatcher read back after a
+//!   restart, and the activity queue.
+//! - [`Outbox`]: execution status events, in order, for the event router.
+//!
+//! Backends: [`memory::MemoryStore`] (tests and EXPRESS executions), [`sqlite::SqliteStore`]
+//! (the default: one file in the data directory; a writer thread does group commit) and
+//! [`postgres::PostgresStore`] (clusters: a few pipelined connections, each committing a
+//! batch of steps per transaction). Each runs its schema migrations when opened.
+
+pub mod contract;
+pub mod memory;
+pub mod model;
+pub mod postgres;
+mod sql;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record with this key exists already.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The step names an execution that does not exist, or a version that is not running.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    #[error("the store is closed")]
+    Closed,
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return StoreError::Conflict(e.to_string());
+        }
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return StoreError::Conflict(e.to_string());
+        }
+        StoreError::Database(match e.as_db_error() {
+            Some(db) => db.to_string(),
+            None => e.to_string(),
+        })
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// One page of a listing: items after the key `after` (exclusive), in key order.
+#[derive(Debug, Clone, Default)]
+pub struct Page<'a> {
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// State machines, versions and aliases. Written by the API, read by the engine when it
+/// starts or resumes an execution. Calls are short; none blocks on anything but the
+/// database.
+#[async_trait]
+pub trait Machines: Send + Sync {
+    /// Fails with `Conflict` if the ARN exists.
+    async fn create_machine(&self, machine: &Machine) -> Result<()>;
+    /// Replaces a machine's current definition and settings; `NotFound` if it is absent.
+    async fn update_machine(&self, machine: &Machine) -> Result<()>;
+    async fn machine(&self, arn: &str) -> Result<Option<Machine>>;
+    async fn machines(&self, page: Page<'_>) -> Result<Vec<Machine>>;
+    /// Deletes the machine with its versions and aliases; executions stay readable.
+    async fn delete_machine(&self, arn: &str) -> Result<bool>;
+    /// Publishes a version; its number must be new for the machine (`Conflict` otherwise).
+    async fn create_version(&self, version: &Version) -> Result<()>;
+    async fn version(&self, arn: &str) -> Result<Option<Version>>;
+    /// Versions of a machine, newest first.
+    async fn versions(&self, machine_arn: &str) -> Result<Vec<Version>>;
+    async fn delete_version(&self, arn: &str) -> Result<bool>;
+    /// Creates or replaces an alias.
+    async fn put_alias(&self, alias: &Alias) -> Result<()>;
+    async fn alias(&self, arn: &str) -> Result<Option<Alias>>;
+    async fn aliases(&self, machine_arn: &str) -> Result<Vec<Alias>>;
+    async fn delete_alias(&self, arn: &str) -> Result<bool>;
+}
+
+/// Activity definitions.
+#[async_trait]
+pub trait Activities: Send + Sync {
+    /// Creating an existing activity again is not an error (AWS is idempotent here).
+    async fn create_activity(&self, activity: &Activity) -> Result<()>;
+    async fn activity(&self, arn: &str) -> Result<Option<Activity>>;
+    async fn activities(&self, page: Page<'_>) -> Result<Vec<Activity>>;
+    async fn delete_activity(&self, arn: &str) -> Result<bool>;
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter<'a> {
+    pub machine_arn: Option<&'a str>,
+    pub version_arn: Option<&'a str>,
+    pub status: Option<&'a str>,
+    /// List executions started before this one (start time then ARN, newest first).
+    pub before: Option<(i64, &'a str)>,
+    pub limit: usize,
+}
+
+/// Executions, read side.
+#[async_trait]
+pub trait Executions: Send + Sync {
+    async fn execution(&self, arn: &str) -> Result<Option<Execution>>;
+    /// Newest first.
+    async fn executions(&self, filter: ExecutionFilter<'_>) -> Result<Vec<Execution>>;
+    /// The interpreter state saved with the execution's last step.
+    async fn checkpoint(&self, arn: &str) -> Result<Option<Vec<u8>>>;
+    /// Events with ids in `from..=to` (inclusive), ascending.
+    async fn history(&self, arn: &str, from: u64, to: u64) -> Result<Vec<HistoryEvent>>;
+    /// Running executions whose last step left work to do (`ready`).
+    async fn ready_executions(&self) -> Result<Vec<String>>;
+    /// Finished executions (any status but RUNNING) that stopped before `before_ms`,
+    /// oldest first, for retention.
+    async fn finished_before(&self, before_ms: i64, limit: usize) -> Result<Vec<String>>;
+    /// Deletes an execution with everything it owns.
+    async fn delete_execution(&self, arn: &str) -> Result<()>;
+}
+
+/// How the execution row changes in a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionWrite {
+    /// A new execution; fails the step with `Conflict` if its ARN exists.
+    Insert(Execution),
+    /// The mutable part of an existing execution (status, output, error, cause, stop time,
+    /// redrive count and time, event count, ready). The static part is not rewritten.
+    Update(Execution),
+}
+
+impl ExecutionWrite {
+    pub fn execution(&self) -> &Execution {
+        match self {
+            ExecutionWrite::Insert(e) | ExecutionWrite::Update(e) => e,
+        }
+    }
+}
+
+/// Everything one engine step changes, applied atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub execution: ExecutionWrite,
+    pub checkpoint: Option<Vec<u8>>,
+    /// New events, ids continuing the execution's history.
+    pub history: Vec<HistoryEvent>,
+    pub timers_set: Vec<Timer>,
+    /// Timer ids of this execution to remove.
+    pub timers_cleared: Vec<u64>,
+    pub tasks_added: Vec<Task>,
+    /// Task ids of this execution to remove (their results were recorded or they were
+    /// cancelled).
+    pub tasks_finished: Vec<u64>,
+    /// Outbox events (their `seq` is assigned by the store).
+    pub events: Vec<Event>,
+}
+
+impl Step {
+    pub fn new(execution: ExecutionWrite) -> Self {
+        Step {
+            execution,
+            checkpoint: None,
+            history: Vec::new(),
+            timers_set: Vec::new(),
+            timers_cleared: Vec::new(),
+            tasks_added: Vec::new(),
+            tasks_finished: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Executions, write side.
+#[async_trait]
+pub trait Steps: Send + Sync {
+    /// Applies one step atomically and returns once it is durable. Concurrent calls are
+    /// committed together. A failed step changes nothing.
+    async fn commit(&self, step: Step) -> Result<()>;
+}
+
+/// Durable timers, read by the timer service.
+#[async_trait]
+pub trait Timers: Send + Sync {
+    /// Timers due at or before `until_ms`, earliest first, at most `limit`.
+    async fn due_timers(&self, until_ms: i64, limit: usize) -> Result<Vec<Timer>>;
+    /// When the earliest timer after `after_ms` is due, if any.
+    async fn next_due_after(&self, after_ms: i64) -> Result<Option<i64>>;
+    /// Number of timers set, for metrics.
+    async fn timer_count(&self) -> Result<u64>;
+}
+
+/// Outstanding tasks.
+#[async_trait]
+pub trait Tasks: Send + Sync {
+    async fn task_by_token(&self, token: &str) -> Result<Option<Task>>;
+    /// Dispatch and callback tasks, to dispatch again after a restart.
+    async fn dispatch_tasks(&self) -> Result<Vec<Task>>;
+    /// Takes the oldest task of an activity that no worker has, for `worker`.
+    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<Task>>;
+}
+
+/// Execution status events, in commit order.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Events with `seq > after`, at most `limit`.
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+    /// Removes events with `seq <= upto` once they are delivered.
+    async fn acknowledge_events(&self, upto: u64) -> Result<()>;
+}
+
+/// Everything a node needs from its store.
+pub trait Store:
+    Machines + Activities + Executions + Steps + Timers + Tasks + Outbox + Send + Sync
+{
+    /// The backend's name for logs: `memory`, `sqlite`, `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// The activity ARN a task waits on, for activity tasks (their resource is the ARN).
+pub fn activity_of(task: &Task) -> Option<&str> {
+    (task.kind == TaskKind::Activity).then_some(task.resource.as_str())
+}

@@ -1,0 +1,858 @@
+//! The PostgreSQL backend, for clusters of nodes sharing one database. Steps are committed
+//! by a few writer connections, each taking every step waiting when it becomes free and
+//! sending the whole batch's statements pipelined inside one transaction (group commit).
+//! If a batch fails, its steps are retried one transaction each, so one bad step fails
+//! alone. Reads and the rare definition writes share one pipelined connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+use crate::sql::{self, Columns, signed};
+use crate::*;
+
+const SCHEMA: &[&str] = &[r#"
+CREATE TABLE machines (
+    arn TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, definition TEXT NOT NULL,
+    role_arn TEXT NOT NULL, description TEXT NOT NULL, logging TEXT, revision_id TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
+);
+CREATE TABLE versions (
+    arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, number BIGINT NOT NULL,
+    definition TEXT NOT NULL, role_arn TEXT NOT NULL, kind TEXT NOT NULL,
+    description TEXT NOT NULL, revision_id TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    UNIQUE (machine_arn, number)
+);
+CREATE TABLE aliases (
+    arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, name TEXT NOT NULL,
+    description TEXT NOT NULL, routing TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE TABLE activities (arn TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE executions (
+    arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, version_arn TEXT, alias_arn TEXT,
+    name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT,
+    cause TEXT, start_ms BIGINT NOT NULL, stop_ms BIGINT, redrive_count BIGINT NOT NULL,
+    redrive_ms BIGINT, event_count BIGINT NOT NULL, parent TEXT, ready BIGINT NOT NULL,
+    checkpoint BYTEA
+);
+CREATE INDEX executions_by_start ON executions (start_ms DESC, arn DESC);
+CREATE INDEX executions_by_machine ON executions (machine_arn, start_ms DESC, arn DESC);
+CREATE INDEX executions_ready ON executions (ready) WHERE ready <> 0;
+CREATE INDEX executions_stopped ON executions (stop_ms) WHERE stop_ms IS NOT NULL;
+CREATE TABLE history (
+    execution_arn TEXT NOT NULL, id BIGINT NOT NULL, previous_id BIGINT NOT NULL,
+    timestamp_ms BIGINT NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL,
+    PRIMARY KEY (execution_arn, id)
+);
+CREATE TABLE timers (
+    execution_arn TEXT NOT NULL, timer BIGINT NOT NULL, due_ms BIGINT NOT NULL,
+    PRIMARY KEY (execution_arn, timer)
+);
+CREATE INDEX timers_due ON timers (due_ms);
+CREATE TABLE tasks (
+    execution_arn TEXT NOT NULL, task BIGINT NOT NULL, kind TEXT NOT NULL, token TEXT,
+    resource TEXT NOT NULL, state TEXT NOT NULL, invocation TEXT NOT NULL, worker TEXT,
+    created_ms BIGINT NOT NULL, PRIMARY KEY (execution_arn, task)
+);
+CREATE UNIQUE INDEX tasks_token ON tasks (token) WHERE token IS NOT NULL;
+CREATE INDEX tasks_waiting ON tasks (resource, created_ms) WHERE kind = 'activity' AND worker IS NULL;
+CREATE TABLE outbox (
+    seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL, detail_type TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"#];
+
+const WRITERS: usize = 3;
+const MAX_BATCH: usize = 512;
+
+type Job = (Step, oneshot::Sender<Result<()>>);
+
+pub struct PostgresStore {
+    client: Client,
+    steps: mpsc::UnboundedSender<Job>,
+}
+
+impl Columns for Row {
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+async fn connect_one(url: &str) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        // The connection ends when its client is dropped, or on a network error, which
+        // surfaces as an error on the client's next query.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+async fn migrate(client: &mut Client) -> Result<()> {
+    let tx = client.transaction().await?;
+    // Nodes starting together migrate one at a time.
+    tx.execute("SELECT pg_advisory_xact_lock(727274)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    let known = SCHEMA.len() as i64;
+    if applied > known {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {applied}, newer than this build's {known}; use a newer cirrus"
+        )));
+    }
+    for (i, script) in SCHEMA.iter().enumerate().skip(applied as usize) {
+        tx.batch_execute(script).await?;
+        let version = i as i64 + 1;
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+            &[&version, &now],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`, libpq's key=value form works
+    /// too; `options=-csearch_path%3Dschema` picks a schema) and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let mut client = connect_one(url).await?;
+        migrate(&mut client).await?;
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WRITERS {
+            let writer = Writer::new(connect_one(url).await?).await?;
+            tokio::spawn(writer.run(rx.clone()));
+        }
+        Ok(PostgresStore { client, steps: tx })
+    }
+
+    async fn all<T>(
+        &self,
+        query: &str,
+        params: &[&(dyn ToSql + Sync)],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let rows = self.client.query(query, params).await?;
+        rows.iter().map(map).collect()
+    }
+
+    async fn one<T>(
+        &self,
+        query: &str,
+        params: &[&(dyn ToSql + Sync)],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.client.query_opt(query, params).await? {
+            Some(row) => Ok(Some(map(&row)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One writer connection with its statements prepared.
+struct Writer {
+    client: Client,
+    insert_execution: Statement,
+    update_execution: Statement,
+    set_checkpoint: Statement,
+    insert_event: Statement,
+    set_timer: Statement,
+    clear_timer: Statement,
+    insert_task: Statement,
+    finish_task: Statement,
+    insert_outbox: Statement,
+}
+
+/// Parameters for `execute_raw`, which keeps them in its future.
+macro_rules! params {
+    ($($p:expr),* $(,)?) => {
+        vec![$($p as &(dyn ToSql + Sync)),*]
+    };
+}
+
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<u64, tokio_postgres::Error>> + Send + 'a>>;
+
+/// A step's values, converted for binding.
+struct Bound {
+    arn: String,
+    update: Option<i64>,
+    execution: Execution,
+    event_count: i64,
+    redrive_count: i64,
+    ready: i64,
+    history: Vec<(i64, i64)>,
+    timers_set: Vec<i64>,
+    timers_cleared: Vec<i64>,
+    tasks_added: Vec<i64>,
+    task_kinds: Vec<&'static str>,
+    tasks_finished: Vec<i64>,
+}
+
+impl Bound {
+    fn of(step: &Step) -> Result<Bound> {
+        let e = step.execution.execution();
+        Ok(Bound {
+            arn: e.arn.clone(),
+            update: matches!(step.execution, ExecutionWrite::Update(_)).then_some(0),
+            execution: e.clone(),
+            event_count: signed(e.event_count)?,
+            redrive_count: i64::from(e.redrive_count),
+            ready: i64::from(e.ready),
+            history: step
+                .history
+                .iter()
+                .map(|h| Ok((signed(h.id)?, signed(h.previous_id)?)))
+                .collect::<Result<_>>()?,
+            timers_set: step
+                .timers_set
+                .iter()
+                .map(|t| signed(t.timer))
+                .collect::<Result<_>>()?,
+            timers_cleared: step
+                .timers_cleared
+                .iter()
+                .map(|t| signed(*t))
+                .collect::<Result<_>>()?,
+            tasks_added: step
+                .tasks_added
+                .iter()
+                .map(|t| signed(t.task))
+                .collect::<Result<_>>()?,
+            task_kinds: step.tasks_added.iter().map(|t| t.kind.as_str()).collect(),
+            tasks_finished: step
+                .tasks_finished
+                .iter()
+                .map(|t| signed(*t))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+impl Writer {
+    async fn new(client: Client) -> Result<Writer> {
+        Ok(Writer {
+            insert_execution: client.prepare(sql::INSERT_EXECUTION).await?,
+            update_execution: client.prepare(sql::UPDATE_EXECUTION).await?,
+            set_checkpoint: client.prepare(sql::SET_CHECKPOINT).await?,
+            insert_event: client.prepare(sql::INSERT_EVENT).await?,
+            set_timer: client.prepare(sql::SET_TIMER).await?,
+            clear_timer: client.prepare(sql::CLEAR_TIMER).await?,
+            insert_task: client.prepare(sql::INSERT_TASK).await?,
+            finish_task: client.prepare(sql::FINISH_TASK).await?,
+            insert_outbox: client.prepare(sql::INSERT_OUTBOX).await?,
+            client,
+        })
+    }
+
+    async fn run(mut self, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+        loop {
+            let mut batch: Vec<Job> = Vec::new();
+            {
+                let mut rx = jobs.lock().await;
+                match rx.recv().await {
+                    Some(job) => batch.push(job),
+                    None => return,
+                }
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let steps: Vec<&Step> = batch.iter().map(|(s, _)| s).collect();
+            match self.apply(&steps).await {
+                Ok(()) => {
+                    for (_, reply) in batch {
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+                Err(e) if batch.len() == 1 => {
+                    if let Some((_, reply)) = batch.pop() {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                Err(_) => {
+                    for (step, reply) in batch {
+                        let r = self.apply(&[&step]).await;
+                        let _ = reply.send(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies `steps` in one transaction, all statements pipelined.
+    async fn apply(&mut self, steps: &[&Step]) -> Result<()> {
+        let bound: Vec<Bound> = steps.iter().map(|s| Bound::of(s)).collect::<Result<_>>()?;
+        let tx = self.client.transaction().await?;
+        let mut pending: Vec<Pending<'_>> = Vec::new();
+        let mut updates: Vec<(usize, &str)> = Vec::new();
+        for (step, b) in steps.iter().zip(&bound) {
+            let e = &b.execution;
+            if b.update.is_some() {
+                updates.push((pending.len(), &b.arn));
+                pending.push(Box::pin(tx.execute_raw(
+                    &self.update_execution,
+                    params![
+                        &b.arn,
+                        &e.status,
+                        &e.output,
+                        &e.error,
+                        &e.cause,
+                        &e.stop_ms,
+                        &b.redrive_count,
+                        &e.redrive_ms,
+                        &b.event_count,
+                        &b.ready,
+                    ],
+                )));
+            } else {
+                pending.push(Box::pin(tx.execute_raw(
+                    &self.insert_execution,
+                    params![
+                        &b.arn,
+                        &e.machine_arn,
+                        &e.version_arn,
+                        &e.alias_arn,
+                        &e.name,
+                        &e.status,
+                        &e.input,
+                        &e.output,
+                        &e.error,
+                        &e.cause,
+                        &e.start_ms,
+                        &e.stop_ms,
+                        &b.redrive_count,
+                        &e.redrive_ms,
+                        &b.event_count,
+                        &e.parent,
+                        &b.ready,
+                    ],
+                )));
+            }
+            if let Some(c) = &step.checkpoint {
+                pending.push(Box::pin(
+                    tx.execute_raw(&self.set_checkpoint, params![&b.arn, c]),
+                ));
+            }
+            for (h, (id, prev)) in step.history.iter().zip(&b.history) {
+                pending.push(Box::pin(tx.execute_raw(
+                    &self.insert_event,
+                    params![&b.arn, id, prev, &h.timestamp_ms, &h.kind, &h.details],
+                )));
+            }
+            for id in &b.timers_cleared {
+                pending.push(Box::pin(
+                    tx.execute_raw(&self.clear_timer, params![&b.arn, id]),
+                ));
+            }
+            for (t, id) in step.timers_set.iter().zip(&b.timers_set) {
+                pending.push(Box::pin(
+                    tx.execute_raw(&self.set_timer, params![&b.arn, id, &t.due_ms]),
+                ));
+            }
+            for id in &b.tasks_finished {
+                pending.push(Box::pin(
+                    tx.execute_raw(&self.finish_task, params![&b.arn, id]),
+                ));
+            }
+            for (k, (t, id)) in step.tasks_added.iter().zip(&b.tasks_added).enumerate() {
+                pending.push(Box::pin(tx.execute_raw(
+                    &self.insert_task,
+                    params![
+                        &b.arn,
+                        id,
+                        &b.task_kinds[k],
+                        &t.token,
+                        &t.resource,
+                        &t.state,
+                        &t.invocation,
+                        &t.worker,
+                        &t.created_ms,
+                    ],
+                )));
+            }
+            for ev in &step.events {
+                pending.push(Box::pin(tx.execute_raw(
+                    &self.insert_outbox,
+                    params![&ev.time_ms, &ev.detail_type, &ev.detail],
+                )));
+            }
+        }
+        let counts = try_join_all(pending).await?;
+        for (i, arn) in updates {
+            if counts.get(i).copied().unwrap_or(0) == 0 {
+                return Err(StoreError::NotFound(arn.to_owned()));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn page_limit(n: usize) -> i64 {
+    if n == 0 { i64::MAX } else { n as i64 }
+}
+
+#[async_trait]
+impl Machines for PostgresStore {
+    async fn create_machine(&self, m: &Machine) -> Result<()> {
+        self.client
+            .execute(
+                sql::INSERT_MACHINE,
+                &[
+                    &m.arn,
+                    &m.name,
+                    &m.kind,
+                    &m.definition,
+                    &m.role_arn,
+                    &m.description,
+                    &m.logging,
+                    &m.revision_id,
+                    &m.created_ms,
+                    &m.updated_ms,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn update_machine(&self, m: &Machine) -> Result<()> {
+        let n = self
+            .client
+            .execute(
+                sql::UPDATE_MACHINE,
+                &[
+                    &m.arn,
+                    &m.name,
+                    &m.kind,
+                    &m.definition,
+                    &m.role_arn,
+                    &m.description,
+                    &m.logging,
+                    &m.revision_id,
+                    &m.created_ms,
+                    &m.updated_ms,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(m.arn.clone()));
+        }
+        Ok(())
+    }
+
+    async fn machine(&self, arn: &str) -> Result<Option<Machine>> {
+        self.one(
+            &format!(
+                "SELECT {} FROM machines WHERE arn = $1",
+                sql::MACHINE_COLUMNS
+            ),
+            &[&arn],
+            sql::machine,
+        )
+        .await
+    }
+
+    async fn machines(&self, page: Page<'_>) -> Result<Vec<Machine>> {
+        let after = page.after.unwrap_or("");
+        self.all(
+            &format!(
+                "SELECT {} FROM machines WHERE arn > $1 ORDER BY arn LIMIT $2",
+                sql::MACHINE_COLUMNS
+            ),
+            &[&after, &page_limit(page.limit)],
+            sql::machine,
+        )
+        .await
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<bool> {
+        let n = self
+            .client
+            .execute(
+                "WITH v AS (DELETE FROM versions WHERE machine_arn = $1),
+                      a AS (DELETE FROM aliases WHERE machine_arn = $1)
+                 DELETE FROM machines WHERE arn = $1",
+                &[&arn],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn create_version(&self, v: &Version) -> Result<()> {
+        self.client
+            .execute(
+                sql::INSERT_VERSION,
+                &[
+                    &v.arn,
+                    &v.machine_arn,
+                    &signed(v.number)?,
+                    &v.definition,
+                    &v.role_arn,
+                    &v.kind,
+                    &v.description,
+                    &v.revision_id,
+                    &v.created_ms,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn version(&self, arn: &str) -> Result<Option<Version>> {
+        self.one(
+            &format!(
+                "SELECT {} FROM versions WHERE arn = $1",
+                sql::VERSION_COLUMNS
+            ),
+            &[&arn],
+            sql::version,
+        )
+        .await
+    }
+
+    async fn versions(&self, machine_arn: &str) -> Result<Vec<Version>> {
+        self.all(
+            &format!(
+                "SELECT {} FROM versions WHERE machine_arn = $1 ORDER BY number DESC",
+                sql::VERSION_COLUMNS
+            ),
+            &[&machine_arn],
+            sql::version,
+        )
+        .await
+    }
+
+    async fn delete_version(&self, arn: &str) -> Result<bool> {
+        Ok(self
+            .client
+            .execute("DELETE FROM versions WHERE arn = $1", &[&arn])
+            .await?
+            > 0)
+    }
+
+    async fn put_alias(&self, a: &Alias) -> Result<()> {
+        self.client
+            .execute(
+                sql::PUT_ALIAS,
+                &[
+                    &a.arn,
+                    &a.machine_arn,
+                    &a.name,
+                    &a.description,
+                    &a.routing,
+                    &a.created_ms,
+                    &a.updated_ms,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn alias(&self, arn: &str) -> Result<Option<Alias>> {
+        self.one(
+            &format!("SELECT {} FROM aliases WHERE arn = $1", sql::ALIAS_COLUMNS),
+            &[&arn],
+            sql::alias,
+        )
+        .await
+    }
+
+    async fn aliases(&self, machine_arn: &str) -> Result<Vec<Alias>> {
+        self.all(
+            &format!(
+                "SELECT {} FROM aliases WHERE machine_arn = $1 ORDER BY arn",
+                sql::ALIAS_COLUMNS
+            ),
+            &[&machine_arn],
+            sql::alias,
+        )
+        .await
+    }
+
+    async fn delete_alias(&self, arn: &str) -> Result<bool> {
+        Ok(self
+            .client
+            .execute("DELETE FROM aliases WHERE arn = $1", &[&arn])
+            .await?
+            > 0)
+    }
+}
+
+#[async_trait]
+impl Activities for PostgresStore {
+    async fn create_activity(&self, a: &Activity) -> Result<()> {
+        self.client
+            .execute(sql::INSERT_ACTIVITY, &[&a.arn, &a.name, &a.created_ms])
+            .await?;
+        Ok(())
+    }
+
+    async fn activity(&self, arn: &str) -> Result<Option<Activity>> {
+        self.one(
+            "SELECT arn, name, created_ms FROM activities WHERE arn = $1",
+            &[&arn],
+            sql::activity,
+        )
+        .await
+    }
+
+    async fn activities(&self, page: Page<'_>) -> Result<Vec<Activity>> {
+        let after = page.after.unwrap_or("");
+        self.all(
+            "SELECT arn, name, created_ms FROM activities WHERE arn > $1 ORDER BY arn LIMIT $2",
+            &[&after, &page_limit(page.limit)],
+            sql::activity,
+        )
+        .await
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<bool> {
+        Ok(self
+            .client
+            .execute("DELETE FROM activities WHERE arn = $1", &[&arn])
+            .await?
+            > 0)
+    }
+}
+
+#[async_trait]
+impl Executions for PostgresStore {
+    async fn execution(&self, arn: &str) -> Result<Option<Execution>> {
+        self.one(
+            &format!(
+                "SELECT {} FROM executions WHERE arn = $1",
+                sql::EXECUTION_COLUMNS
+            ),
+            &[&arn],
+            sql::execution,
+        )
+        .await
+    }
+
+    async fn executions(&self, f: ExecutionFilter<'_>) -> Result<Vec<Execution>> {
+        let (before_ms, before_arn) = f.before.unwrap_or((i64::MAX, ""));
+        let has_before = i64::from(f.before.is_some());
+        self.all(
+            &format!(
+                "SELECT {} FROM executions
+                 WHERE ($1::TEXT IS NULL OR machine_arn = $1) AND ($2::TEXT IS NULL OR version_arn = $2)
+                   AND ($3::TEXT IS NULL OR status = $3)
+                   AND ($4::BIGINT = 0 OR start_ms < $5 OR (start_ms = $5 AND arn < $6))
+                 ORDER BY start_ms DESC, arn DESC LIMIT $7",
+                sql::EXECUTION_COLUMNS
+            ),
+            &[
+                &f.machine_arn,
+                &f.version_arn,
+                &f.status,
+                &has_before,
+                &before_ms,
+                &before_arn,
+                &page_limit(f.limit),
+            ],
+            sql::execution,
+        )
+        .await
+    }
+
+    async fn checkpoint(&self, arn: &str) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .client
+            .query_opt("SELECT checkpoint FROM executions WHERE arn = $1", &[&arn])
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<_, Option<Vec<u8>>>(0)?,
+            None => None,
+        })
+    }
+
+    async fn history(&self, arn: &str, from: u64, to: u64) -> Result<Vec<HistoryEvent>> {
+        let (from, to) = (signed(from)?, signed(to.min(i64::MAX as u64))?);
+        self.all(
+            "SELECT id, previous_id, timestamp_ms, kind, details FROM history
+             WHERE execution_arn = $1 AND id >= $2 AND id <= $3 ORDER BY id",
+            &[&arn, &from, &to],
+            sql::history_event,
+        )
+        .await
+    }
+
+    async fn ready_executions(&self) -> Result<Vec<String>> {
+        self.all(
+            "SELECT arn FROM executions WHERE ready <> 0 AND status = 'RUNNING' ORDER BY arn",
+            &[],
+            |r| r.text(0),
+        )
+        .await
+    }
+
+    async fn finished_before(&self, before_ms: i64, n: usize) -> Result<Vec<String>> {
+        self.all(
+            "SELECT arn FROM executions WHERE stop_ms IS NOT NULL AND stop_ms < $1
+               AND status <> 'RUNNING' ORDER BY stop_ms, arn LIMIT $2",
+            &[&before_ms, &page_limit(n)],
+            |r| r.text(0),
+        )
+        .await
+    }
+
+    async fn delete_execution(&self, arn: &str) -> Result<()> {
+        // One statement, so that it is atomic without a transaction on the shared client.
+        self.client
+            .execute(
+                "WITH h AS (DELETE FROM history WHERE execution_arn = $1),
+                      t AS (DELETE FROM timers WHERE execution_arn = $1),
+                      k AS (DELETE FROM tasks WHERE execution_arn = $1)
+                 DELETE FROM executions WHERE arn = $1",
+                &[&arn],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Steps for PostgresStore {
+    async fn commit(&self, step: Step) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.steps
+            .send((step, tx))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl Timers for PostgresStore {
+    async fn due_timers(&self, until_ms: i64, n: usize) -> Result<Vec<Timer>> {
+        self.all(
+            "SELECT execution_arn, timer, due_ms FROM timers WHERE due_ms <= $1 ORDER BY due_ms LIMIT $2",
+            &[&until_ms, &page_limit(n)],
+            sql::timer,
+        )
+        .await
+    }
+
+    async fn next_due_after(&self, after_ms: i64) -> Result<Option<i64>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT MIN(due_ms) FROM timers WHERE due_ms > $1",
+                &[&after_ms],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn timer_count(&self) -> Result<u64> {
+        let row = self
+            .client
+            .query_one("SELECT COUNT(*) FROM timers", &[])
+            .await?;
+        Ok(row.try_get::<_, i64>(0)? as u64)
+    }
+}
+
+#[async_trait]
+impl Tasks for PostgresStore {
+    async fn task_by_token(&self, token: &str) -> Result<Option<Task>> {
+        self.one(
+            &format!("SELECT {} FROM tasks WHERE token = $1", sql::TASK_COLUMNS),
+            &[&token],
+            sql::task,
+        )
+        .await
+    }
+
+    async fn dispatch_tasks(&self) -> Result<Vec<Task>> {
+        self.all(
+            &format!(
+                "SELECT {} FROM tasks WHERE kind <> 'activity' ORDER BY created_ms, execution_arn, task",
+                sql::TASK_COLUMNS
+            ),
+            &[],
+            sql::task,
+        )
+        .await
+    }
+
+    async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<Task>> {
+        self.one(
+            &format!(
+                "UPDATE tasks SET worker = $2 WHERE (execution_arn, task) = (
+                    SELECT execution_arn, task FROM tasks WHERE kind = 'activity' AND worker IS NULL
+                      AND resource = $1 ORDER BY created_ms, execution_arn, task LIMIT 1
+                      FOR UPDATE SKIP LOCKED)
+                 RETURNING {}",
+                sql::TASK_COLUMNS
+            ),
+            &[&activity_arn, &worker],
+            sql::task,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn events_after(&self, after: u64, n: usize) -> Result<Vec<Event>> {
+        self.all(
+            "SELECT seq, time_ms, detail_type, detail FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&signed(after)?, &page_limit(n)],
+            sql::event,
+        )
+        .await
+    }
+
+    async fn acknowledge_events(&self, upto: u64) -> Result<()> {
+        self.client
+            .execute("DELETE FROM outbox WHERE seq <= $1", &[&signed(upto)?])
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,164 @@
+//! What the SQL backends share: statements (SQLite accepts PostgreSQL's `$n` placeholders)
+//! and the mapping from rows to records.
+
+use crate::*;
+
+pub(crate) const MACHINE_COLUMNS: &str = "arn, name, kind, definition, role_arn, description, logging, revision_id, created_ms, updated_ms";
+pub(crate) const INSERT_MACHINE: &str = "INSERT INTO machines (arn, name, kind, definition, role_arn, description, logging, revision_id, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub(crate) const UPDATE_MACHINE: &str = "UPDATE machines SET name = $2, kind = $3, definition = $4, role_arn = $5, description = $6, logging = $7, revision_id = $8, created_ms = $9, updated_ms = $10 WHERE arn = $1";
+
+pub(crate) const VERSION_COLUMNS: &str =
+    "arn, machine_arn, number, definition, role_arn, kind, description, revision_id, created_ms";
+pub(crate) const INSERT_VERSION: &str = "INSERT INTO versions (arn, machine_arn, number, definition, role_arn, kind, description, revision_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+pub(crate) const ALIAS_COLUMNS: &str =
+    "arn, machine_arn, name, description, routing, created_ms, updated_ms";
+pub(crate) const PUT_ALIAS: &str = "INSERT INTO aliases (arn, machine_arn, name, description, routing, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (arn) DO UPDATE SET description = excluded.description, routing = excluded.routing, updated_ms = excluded.updated_ms";
+
+pub(crate) const INSERT_ACTIVITY: &str = "INSERT INTO activities (arn, name, created_ms) VALUES ($1, $2, $3) ON CONFLICT (arn) DO NOTHING";
+
+pub(crate) const EXECUTION_COLUMNS: &str = "arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready";
+pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+pub(crate) const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop_ms = $6, redrive_count = $7, redrive_ms = $8, event_count = $9, ready = $10 WHERE arn = $1";
+pub(crate) const SET_CHECKPOINT: &str = "UPDATE executions SET checkpoint = $2 WHERE arn = $1";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO history (execution_arn, id, previous_id, timestamp_ms, kind, details) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SET_TIMER: &str = "INSERT INTO timers (execution_arn, timer, due_ms) VALUES ($1, $2, $3) ON CONFLICT (execution_arn, timer) DO UPDATE SET due_ms = excluded.due_ms";
+pub(crate) const CLEAR_TIMER: &str = "DELETE FROM timers WHERE execution_arn = $1 AND timer = $2";
+pub(crate) const TASK_COLUMNS: &str =
+    "execution_arn, task, kind, token, resource, state, invocation, worker, created_ms";
+pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks (execution_arn, task, kind, token, resource, state, invocation, worker, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const FINISH_TASK: &str = "DELETE FROM tasks WHERE execution_arn = $1 AND task = $2";
+pub(crate) const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (time_ms, detail_type, detail) VALUES ($1, $2, $3)";
+
+/// Reads columns by position from either driver's rows.
+pub(crate) trait Columns {
+    fn text(&self, i: usize) -> Result<String>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>>;
+    fn int(&self, i: usize) -> Result<i64>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+}
+
+fn unsigned(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))
+}
+
+pub(crate) fn machine(r: &impl Columns) -> Result<Machine> {
+    Ok(Machine {
+        arn: r.text(0)?,
+        name: r.text(1)?,
+        kind: r.text(2)?,
+        definition: r.text(3)?,
+        role_arn: r.text(4)?,
+        description: r.text(5)?,
+        logging: r.opt_text(6)?,
+        revision_id: r.text(7)?,
+        created_ms: r.int(8)?,
+        updated_ms: r.int(9)?,
+    })
+}
+
+pub(crate) fn version(r: &impl Columns) -> Result<Version> {
+    Ok(Version {
+        arn: r.text(0)?,
+        machine_arn: r.text(1)?,
+        number: unsigned(r.int(2)?, "version number")?,
+        definition: r.text(3)?,
+        role_arn: r.text(4)?,
+        kind: r.text(5)?,
+        description: r.text(6)?,
+        revision_id: r.text(7)?,
+        created_ms: r.int(8)?,
+    })
+}
+
+pub(crate) fn alias(r: &impl Columns) -> Result<Alias> {
+    Ok(Alias {
+        arn: r.text(0)?,
+        machine_arn: r.text(1)?,
+        name: r.text(2)?,
+        description: r.text(3)?,
+        routing: r.text(4)?,
+        created_ms: r.int(5)?,
+        updated_ms: r.int(6)?,
+    })
+}
+
+pub(crate) fn activity(r: &impl Columns) -> Result<Activity> {
+    Ok(Activity {
+        arn: r.text(0)?,
+        name: r.text(1)?,
+        created_ms: r.int(2)?,
+    })
+}
+
+pub(crate) fn execution(r: &impl Columns) -> Result<Execution> {
+    Ok(Execution {
+        arn: r.text(0)?,
+        machine_arn: r.text(1)?,
+        version_arn: r.opt_text(2)?,
+        alias_arn: r.opt_text(3)?,
+        name: r.text(4)?,
+        status: r.text(5)?,
+        input: r.text(6)?,
+        output: r.opt_text(7)?,
+        error: r.opt_text(8)?,
+        cause: r.opt_text(9)?,
+        start_ms: r.int(10)?,
+        stop_ms: r.opt_int(11)?,
+        redrive_count: u32::try_from(r.int(12)?)
+            .map_err(|_| StoreError::Corrupt("redrive count".into()))?,
+        redrive_ms: r.opt_int(13)?,
+        event_count: unsigned(r.int(14)?, "event count")?,
+        parent: r.opt_text(15)?,
+        ready: r.int(16)? != 0,
+    })
+}
+
+pub(crate) fn history_event(r: &impl Columns) -> Result<HistoryEvent> {
+    Ok(HistoryEvent {
+        id: unsigned(r.int(0)?, "event id")?,
+        previous_id: unsigned(r.int(1)?, "event id")?,
+        timestamp_ms: r.int(2)?,
+        kind: r.text(3)?,
+        details: r.text(4)?,
+    })
+}
+
+pub(crate) fn timer(r: &impl Columns) -> Result<Timer> {
+    Ok(Timer {
+        execution_arn: r.text(0)?,
+        timer: unsigned(r.int(1)?, "timer id")?,
+        due_ms: r.int(2)?,
+    })
+}
+
+pub(crate) fn task(r: &impl Columns) -> Result<Task> {
+    let kind = r.text(2)?;
+    Ok(Task {
+        execution_arn: r.text(0)?,
+        task: unsigned(r.int(1)?, "task id")?,
+        kind: TaskKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("task kind {kind}")))?,
+        token: r.opt_text(3)?,
+        resource: r.text(4)?,
+        state: r.text(5)?,
+        invocation: r.text(6)?,
+        worker: r.opt_text(7)?,
+        created_ms: r.int(8)?,
+    })
+}
+
+pub(crate) fn event(r: &impl Columns) -> Result<Event> {
+    Ok(Event {
+        seq: unsigned(r.int(0)?, "event sequence")?,
+        time_ms: r.int(1)?,
+        detail_type: r.text(2)?,
+        detail: r.text(3)?,
+    })
+}
+
+/// Converts an unsigned id for a BIGINT column.
+pub(crate) fn signed(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} is out of range")))
+}
