@@ -41,6 +41,7 @@ pub fn execution(m: &str, name: &str, start_ms: i64) -> Execution {
         machine_arn: format!("arn:aws:states:us-east-1:1:stateMachine:{m}"),
         version_arn: None,
         alias_arn: None,
+        definition_digest: "d1".into(),
         name: name.into(),
         status: "RUNNING".into(),
         input: "{}".into(),
@@ -185,6 +186,15 @@ async fn machines(s: &dyn Store) {
         "and its aliases"
     );
     assert!(s.delete_machine(&b.arn).await.unwrap());
+
+    s.put_definition("d1", "one").await.unwrap();
+    s.put_definition("d1", "other").await.unwrap();
+    assert_eq!(
+        s.definition("d1").await.unwrap().as_deref(),
+        Some("one"),
+        "a digest keeps its first text"
+    );
+    assert_eq!(s.definition("d2").await.unwrap(), None);
 }
 
 async fn activities(s: &dyn Store) {

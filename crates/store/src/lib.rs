@@ -101,6 +101,10 @@ pub trait Machines: Send + Sync {
     async fn alias(&self, arn: &str) -> Result<Option<Alias>>;
     async fn aliases(&self, machine_arn: &str) -> Result<Vec<Alias>>;
     async fn delete_alias(&self, arn: &str) -> Result<bool>;
+    /// Keeps a definition text under its content digest; executions name the definition
+    /// they run by digest, so updating a machine never changes a running execution.
+    async fn put_definition(&self, digest: &str, definition: &str) -> Result<()>;
+    async fn definition(&self, digest: &str) -> Result<Option<String>>;
 }
 
 /// Activity definitions.

@@ -19,6 +19,7 @@ struct Inner {
     versions: BTreeMap<String, Version>,
     aliases: BTreeMap<String, Alias>,
     activities: BTreeMap<String, Activity>,
+    definitions: HashMap<String, String>,
     executions: HashMap<String, Execution>,
     checkpoints: HashMap<String, Vec<u8>>,
     history: HashMap<String, Vec<HistoryEvent>>,
@@ -148,6 +149,18 @@ impl Machines for MemoryStore {
 
     async fn delete_alias(&self, arn: &str) -> Result<bool> {
         Ok(self.lock().aliases.remove(arn).is_some())
+    }
+
+    async fn put_definition(&self, digest: &str, definition: &str) -> Result<()> {
+        self.lock()
+            .definitions
+            .entry(digest.to_owned())
+            .or_insert_with(|| definition.to_owned());
+        Ok(())
+    }
+
+    async fn definition(&self, digest: &str) -> Result<Option<String>> {
+        Ok(self.lock().definitions.get(digest).cloned())
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Execution {
     /// The version the execution runs (pinned at start), if it was started through one.
     pub version_arn: Option<String>,
     pub alias_arn: Option<String>,
+    /// The definition it runs, by content digest (see [`crate::Machines::definition`]).
+    pub definition_digest: String,
     pub name: String,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, `PENDING_REDRIVE`.
     pub status: String,

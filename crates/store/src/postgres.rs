@@ -34,13 +34,14 @@ CREATE TABLE aliases (
     description TEXT NOT NULL, routing TEXT NOT NULL, created_ms BIGINT NOT NULL,
     updated_ms BIGINT NOT NULL
 );
+CREATE TABLE definitions (digest TEXT PRIMARY KEY, definition TEXT NOT NULL);
 CREATE TABLE activities (arn TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms BIGINT NOT NULL);
 CREATE TABLE executions (
     arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, version_arn TEXT, alias_arn TEXT,
     name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT,
     cause TEXT, start_ms BIGINT NOT NULL, stop_ms BIGINT, redrive_count BIGINT NOT NULL,
     redrive_ms BIGINT, event_count BIGINT NOT NULL, parent TEXT, ready BIGINT NOT NULL,
-    checkpoint BYTEA
+    definition_digest TEXT NOT NULL, checkpoint BYTEA
 );
 CREATE INDEX executions_by_start ON executions (start_ms DESC, arn DESC);
 CREATE INDEX executions_by_machine ON executions (machine_arn, start_ms DESC, arn DESC);
@@ -364,6 +365,7 @@ impl Writer {
                         &b.event_count,
                         &e.parent,
                         &b.ready,
+                        &e.definition_digest,
                     ],
                 )));
             }
@@ -604,6 +606,22 @@ impl Machines for PostgresStore {
             ),
             &[&machine_arn],
             sql::alias,
+        )
+        .await
+    }
+
+    async fn put_definition(&self, digest: &str, definition: &str) -> Result<()> {
+        self.client
+            .execute(sql::PUT_DEFINITION, &[&digest, &definition])
+            .await?;
+        Ok(())
+    }
+
+    async fn definition(&self, digest: &str) -> Result<Option<String>> {
+        self.one(
+            "SELECT definition FROM definitions WHERE digest = $1",
+            &[&digest],
+            |r| r.text(0),
         )
         .await
     }

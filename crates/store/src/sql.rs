@@ -15,10 +15,12 @@ pub(crate) const ALIAS_COLUMNS: &str =
     "arn, machine_arn, name, description, routing, created_ms, updated_ms";
 pub(crate) const PUT_ALIAS: &str = "INSERT INTO aliases (arn, machine_arn, name, description, routing, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (arn) DO UPDATE SET description = excluded.description, routing = excluded.routing, updated_ms = excluded.updated_ms";
 
+pub(crate) const PUT_DEFINITION: &str =
+    "INSERT INTO definitions (digest, definition) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING";
 pub(crate) const INSERT_ACTIVITY: &str = "INSERT INTO activities (arn, name, created_ms) VALUES ($1, $2, $3) ON CONFLICT (arn) DO NOTHING";
 
-pub(crate) const EXECUTION_COLUMNS: &str = "arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready";
-pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+pub(crate) const EXECUTION_COLUMNS: &str = "arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest";
+pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 pub(crate) const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop_ms = $6, redrive_count = $7, redrive_ms = $8, event_count = $9, ready = $10 WHERE arn = $1";
 pub(crate) const SET_CHECKPOINT: &str = "UPDATE executions SET checkpoint = $2 WHERE arn = $1";
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO history (execution_arn, id, previous_id, timestamp_ms, kind, details) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -112,6 +114,7 @@ pub(crate) fn execution(r: &impl Columns) -> Result<Execution> {
         event_count: unsigned(r.int(14)?, "event count")?,
         parent: r.opt_text(15)?,
         ready: r.int(16)? != 0,
+        definition_digest: r.text(17)?,
     })
 }
 

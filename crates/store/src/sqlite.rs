@@ -32,13 +32,14 @@ CREATE TABLE aliases (
     description TEXT NOT NULL, routing TEXT NOT NULL, created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
 );
+CREATE TABLE definitions (digest TEXT PRIMARY KEY, definition TEXT NOT NULL);
 CREATE TABLE activities (arn TEXT PRIMARY KEY, name TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE executions (
     arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, version_arn TEXT, alias_arn TEXT,
     name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT,
     cause TEXT, start_ms INTEGER NOT NULL, stop_ms INTEGER, redrive_count INTEGER NOT NULL,
     redrive_ms INTEGER, event_count INTEGER NOT NULL, parent TEXT, ready INTEGER NOT NULL,
-    checkpoint BLOB
+    definition_digest TEXT NOT NULL, checkpoint BLOB
 );
 CREATE INDEX executions_by_start ON executions (start_ms DESC, arn DESC);
 CREATE INDEX executions_by_machine ON executions (machine_arn, start_ms DESC, arn DESC);
@@ -305,6 +306,7 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
                 signed(e.event_count)?,
                 e.parent,
                 e.ready as i64,
+                e.definition_digest,
             ])?;
         }
         ExecutionWrite::Update(_) => {
@@ -618,6 +620,28 @@ impl Machines for SqliteStore {
                 ),
                 params![arn],
                 |r| sql::alias(r),
+            )
+        })
+        .await
+    }
+
+    async fn put_definition(&self, digest: &str, definition: &str) -> Result<()> {
+        let (digest, definition) = (digest.to_owned(), definition.to_owned());
+        self.write(move |c| {
+            prep(c, sql::PUT_DEFINITION)?.execute(params![digest, definition])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn definition(&self, digest: &str) -> Result<Option<String>> {
+        let digest = digest.to_owned();
+        self.read(move |c| {
+            query_one(
+                c,
+                "SELECT definition FROM definitions WHERE digest = ?1",
+                params![digest],
+                |r| r.text(0),
             )
         })
         .await

@@ -1,0 +1,327 @@
+//! The engine end to end on real stores: executions, timers, tasks, activities, callbacks,
+//! nested executions, versions, stops, and resuming after a restart.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cirrus_asl::Failure;
+use cirrus_engine::registry::{MachineUpdate, NewMachine, Route};
+use cirrus_engine::run::StartRequest;
+use cirrus_engine::{Config, Dispatcher, Engine, TaskCall};
+use cirrus_store::Store;
+use cirrus_store::memory::MemoryStore;
+use cirrus_store::sqlite::{Durability, SqliteStore};
+use serde_json::{Value, json};
+
+/// Functions answered in process: `echo` returns its payload, `fail` fails, and every
+/// call is recorded (with its task token, if any).
+#[derive(Default)]
+struct Functions {
+    calls: Mutex<Vec<TaskCall>>,
+}
+
+#[async_trait]
+impl Dispatcher for Functions {
+    async fn invoke_function(&self, call: &TaskCall) -> Result<Value, Failure> {
+        self.calls.lock().unwrap().push(call.clone());
+        let name = cirrus_engine::dispatch::function_name(call);
+        if name.ends_with("fail") {
+            return Err(Failure::new("Boom", "it failed"));
+        }
+        Ok(call
+            .payload
+            .get("Payload")
+            .cloned()
+            .unwrap_or(call.payload.clone()))
+    }
+}
+
+async fn engine_on(store: Arc<dyn Store>, functions: Arc<Functions>) -> Engine {
+    let config = Config {
+        activity_poll: Duration::from_secs(2),
+        ..Config::default()
+    };
+    Engine::start(store, functions, config)
+        .await
+        .expect("engine")
+}
+
+async fn machine(e: &Engine, name: &str, definition: Value) -> String {
+    let (m, _) = e
+        .create_machine(NewMachine {
+            name: name.into(),
+            definition: definition.to_string(),
+            role_arn: "arn:aws:iam::000000000000:role/r".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create machine");
+    m.arn
+}
+
+async fn run(e: &Engine, target: &str, input: Value) -> cirrus_store::Execution {
+    let started = e
+        .start_execution(StartRequest::new(target, None, Some(input.to_string())))
+        .await
+        .expect("start");
+    e.wait(&started.arn, Duration::from_secs(20))
+        .await
+        .expect("wait")
+}
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cirrus-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("cirrus.db")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_waits_and_history_on_sqlite() {
+    let store = Arc::new(SqliteStore::open(&temp_db("basic"), Durability::Normal).unwrap());
+    let functions = Arc::new(Functions::default());
+    let e = engine_on(store.clone(), functions.clone()).await;
+    let mut status = e.subscribe();
+    let arn = machine(
+        &e,
+        "basic",
+        json!({"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo",
+                     "ResultPath": "$.echoed", "Next": "Nap"},
+            "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let done = run(&e, &arn, json!({"x": 1})).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output, json!({"x": 1, "echoed": {"x": 1}}));
+    assert!(
+        done.stop_ms.unwrap() - done.start_ms >= 1000,
+        "the Wait waited"
+    );
+    let history = e.history(&done.arn, 1, u64::MAX).await.unwrap();
+    let kinds: Vec<&str> = history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    assert!(kinds.contains(&"LambdaFunctionSucceeded"));
+    assert!(kinds.contains(&"WaitStateExited"));
+    assert!(
+        history
+            .iter()
+            .enumerate()
+            .all(|(i, h)| h.id == i as u64 + 1),
+        "history is gapless"
+    );
+    assert_eq!(done.event_count as usize, history.len());
+    let first = status.recv().await.unwrap();
+    assert_eq!(first.execution.status, "RUNNING");
+    let last = status.recv().await.unwrap();
+    assert_eq!(last.execution.status, "SUCCEEDED");
+    assert_eq!(last.detail()["executionArn"], json!(done.arn));
+    // The status changes are in the durable outbox too.
+    let events = cirrus_store::Outbox::events_after(&*store, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(e.executions_in_memory(), 0, "ended executions leave memory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_caught_and_stops_abort() {
+    let e = engine_on(Arc::new(MemoryStore::new()), Arc::default()).await;
+    let arn = machine(
+        &e,
+        "caught",
+        json!({"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:fail",
+                     "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.err", "Next": "Handled"}], "End": true},
+            "Handled": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let done = run(&e, &arn, json!({})).await;
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    assert_eq!(output["err"]["Error"], json!("Boom"));
+
+    let sleepy = machine(
+        &e,
+        "sleepy",
+        json!({"StartAt": "Nap", "States": {"Nap": {"Type": "Wait", "Seconds": 3600, "End": true}}}),
+    )
+    .await;
+    let started = e
+        .start_execution(StartRequest::new(&sleepy, Some("nap".into()), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        e.executions_in_memory(),
+        0,
+        "a sleeping execution is not in memory"
+    );
+    let stopped = e
+        .stop_execution(
+            &started.arn,
+            Some("Enough".into()),
+            Some("stopped by test".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stopped.status, "ABORTED");
+    assert_eq!(stopped.error.as_deref(), Some("Enough"));
+    // The same name and input while running is idempotent; after it ended, a conflict.
+    let again = e
+        .start_execution(StartRequest::new(&sleepy, Some("nap".into()), None))
+        .await;
+    assert!(matches!(
+        again,
+        Err(cirrus_engine::EngineError::ExecutionAlreadyExists(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_and_task_tokens() {
+    let functions = Arc::new(Functions::default());
+    let e = engine_on(Arc::new(MemoryStore::new()), functions.clone()).await;
+    let activity = e.create_activity("approve").await.unwrap();
+    let arn = machine(
+        &e,
+        "approvals",
+        json!({"StartAt": "Ask", "States": {
+            "Ask": {"Type": "Task", "Resource": activity.arn, "HeartbeatSeconds": 30, "Next": "Callback"},
+            "Callback": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                         "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}},
+                         "End": true}}}),
+    )
+    .await;
+    let started = e
+        .start_execution(StartRequest::new(&arn, None, Some(r#"{"order":7}"#.into())))
+        .await
+        .unwrap();
+    let task = e
+        .get_activity_task(&activity.arn, "worker-1")
+        .await
+        .unwrap()
+        .expect("a task");
+    assert_eq!(task.input, r#"{"order":7}"#);
+    assert!(
+        e.get_activity_task(&activity.arn, "worker-2")
+            .await
+            .unwrap()
+            .is_none(),
+        "one task goes to one worker; the second poll times out empty"
+    );
+    e.send_task_heartbeat(&task.token).await.unwrap();
+    e.send_task_success(&task.token, r#"{"approved":true}"#)
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.send_task_success(&task.token, "{}").await,
+        Err(cirrus_engine::EngineError::TaskTimedOut(_))
+    ));
+    // The callback's function got the token; answer it.
+    let token = loop {
+        let calls = functions.calls.lock().unwrap().clone();
+        if let Some(c) = calls.iter().find(|c| c.task_token.is_some()) {
+            break c.task_token.clone().unwrap();
+        }
+        drop(calls);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(matches!(
+        e.send_task_success(&token, "not json").await,
+        Err(cirrus_engine::EngineError::InvalidOutput(_))
+    ));
+    e.send_task_success(&token, r#"{"notified":1}"#)
+        .await
+        .unwrap();
+    let done = e.wait(&started.arn, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(done.output.as_deref(), Some(r#"{"notified":1}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_executions_and_versions() {
+    let e = engine_on(Arc::new(MemoryStore::new()), Arc::default()).await;
+    let child = machine(
+        &e,
+        "child",
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 1}, "End": true}}}),
+    )
+    .await;
+    let v1 = e.publish_version(&child, None, None).await.unwrap();
+    e.update_machine(
+        &child,
+        MachineUpdate {
+            definition: Some(
+                json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 2}, "End": true}}})
+                    .to_string(),
+            ),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let live = e
+        .create_alias(
+            "live",
+            None,
+            &[Route {
+                version_arn: v1.arn.clone(),
+                weight: 100,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        run(&e, &live.arn, json!({})).await.output.as_deref(),
+        Some(r#"{"v":1}"#),
+        "an alias runs its version"
+    );
+    assert_eq!(
+        run(&e, &child, json!({})).await.output.as_deref(),
+        Some(r#"{"v":2}"#),
+        "the machine runs its current definition"
+    );
+    let parent = machine(
+        &e,
+        "parent",
+        json!({"StartAt": "Child", "States": {"Child": {"Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": v1.arn, "Input": {"from": "parent"}},
+            "OutputPath": "$.Output", "End": true}}}),
+    )
+    .await;
+    let done = run(&e, &parent, json!({})).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"v":1}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_engine_finishes_what_it_started() {
+    let path = temp_db("restart");
+    let arn;
+    let started;
+    {
+        let store = Arc::new(SqliteStore::open(&path, Durability::Normal).unwrap());
+        let e = engine_on(store, Arc::default()).await;
+        arn = machine(
+            &e,
+            "restart",
+            json!({"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Call"},
+                "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo", "End": true}}}),
+        )
+        .await;
+        started = e
+            .start_execution(StartRequest::new(&arn, None, Some(r#"{"k":"v"}"#.into())))
+            .await
+            .unwrap();
+        // The engine goes away while the execution sleeps.
+    }
+    let store = Arc::new(SqliteStore::open(&path, Durability::Normal).unwrap());
+    let e = engine_on(store, Arc::default()).await;
+    let done = e.wait(&started.arn, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"k":"v"}"#));
+}
