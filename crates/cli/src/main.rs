@@ -5,8 +5,14 @@
 //!   [`standin`], and prints the result object `{"status": ..., "output" | "error", "cause"}`.
 //! - `cirrus asl validate DEFINITION` prints what is wrong with a definition (exit 2) or
 //!   nothing (exit 0).
+//! - `cirrus serve` runs a node ([`serve`]); `cirrus env` prints the `export` lines that
+//!   point the aws CLI and SDKs at it.
+//! - `cirrus workflow create|list`, `cirrus start`, `describe`, `history`, `stop` and
+//!   `redrive` are clients of a node's native API ([`client`]).
 
 mod asl_run;
+mod client;
+mod serve;
 mod standin;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +40,132 @@ enum Command {
     /// JSONata: evaluate expressions as Step Functions' JSONata states do.
     #[command(subcommand)]
     Jsonata(JsonataCommand),
+    /// Run a node: durable workflows on an embedded store (or PostgreSQL), with the AWS
+    /// Step Functions API and the native API on one listener.
+    Serve {
+        #[command(flatten)]
+        data: DataDir,
+        /// Keep state in this PostgreSQL database instead of SQLite in the data directory.
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// Where the control plane listens.
+        #[arg(long, default_value = "127.0.0.1:9070")]
+        listen: std::net::SocketAddr,
+        /// The region the node's ARNs name.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// The largest execution input, state output or task result, in bytes.
+        #[arg(long, default_value_t = 256 * 1024)]
+        max_payload_bytes: usize,
+        /// The largest state machine definition, in bytes.
+        #[arg(long, default_value_t = 1024 * 1024)]
+        max_definition_bytes: usize,
+        /// The largest request body, in bytes.
+        #[arg(long, default_value_t = 2 * 1024 * 1024)]
+        max_request_bytes: usize,
+        /// Commit without waiting for the disk to flush (SQLite `synchronous=NORMAL`):
+        /// survives a crash of the node, not a power loss.
+        #[arg(long)]
+        fast_commits: bool,
+    },
+    /// Print the `export` lines that point the aws CLI, the AWS SDKs and cirrus at a node.
+    Env {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// State machines on a node.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Start an execution of a workflow.
+    Start {
+        /// The state machine's name.
+        workflow: String,
+        /// The input, as JSON text, or @FILE to read it from a file.
+        #[arg(long)]
+        input: Option<String>,
+        /// The execution's name (unique per workflow); generated when omitted.
+        #[arg(long)]
+        name: Option<String>,
+        /// Run this published version.
+        #[arg(long, conflicts_with = "alias")]
+        version: Option<u64>,
+        /// Run the version this alias points at.
+        #[arg(long)]
+        alias: Option<String>,
+        /// Wait for the execution to end; print its output (exit 1 unless it succeeded).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Describe an execution.
+    Describe {
+        execution_arn: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show an execution's history as a timeline.
+    History {
+        execution_arn: String,
+        /// One JSON event a line instead of the timeline.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Stop a running execution.
+    Stop {
+        execution_arn: String,
+        #[arg(long)]
+        error: Option<String>,
+        #[arg(long)]
+        cause: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Run a failed, timed-out or stopped execution again from where it ended.
+    Redrive {
+        execution_arn: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct DataDir {
+    /// The node's data directory (default: $CIRRUS_DATA, else ~/.local/share/cirrus).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+impl DataDir {
+    fn path(&self) -> PathBuf {
+        self.data.clone().unwrap_or_else(serve::default_data_dir)
+    }
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Create a state machine from a definition file, or update it if it exists.
+    Create {
+        name: String,
+        /// The definition (ASL JSON).
+        #[arg(long)]
+        definition: PathBuf,
+        /// STANDARD (durable, the default) or EXPRESS (in memory).
+        #[arg(long = "type", value_parser = ["STANDARD", "EXPRESS"])]
+        kind: Option<String>,
+        /// Also publish the result as a new version.
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the node's state machines.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +215,106 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Serve {
+            data,
+            postgres,
+            listen,
+            region,
+            max_payload_bytes,
+            max_definition_bytes,
+            max_request_bytes,
+            fast_commits,
+        } => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+                .init();
+            serve::serve(serve::ServeArgs {
+                data: data.path(),
+                postgres,
+                listen,
+                region,
+                max_payload_bytes,
+                max_definition_bytes,
+                max_request_bytes,
+                fast_commits,
+            })
+        }
+        Command::Env { data } => serve::env(&data.path()),
+        Command::Workflow(WorkflowCommand::Create {
+            name,
+            definition,
+            kind,
+            publish,
+            data,
+        }) => {
+            let text = read(&definition, MAX_DEFINITION)?;
+            let c = client::Client::discover(&data.path())?;
+            client::create_workflow(&c, &name, &text, kind.as_deref(), publish)
+        }
+        Command::Workflow(WorkflowCommand::List { data }) => {
+            client::list_workflows(&client::Client::discover(&data.path())?)
+        }
+        Command::Start {
+            workflow,
+            input,
+            name,
+            version,
+            alias,
+            wait,
+            data,
+        } => {
+            let input = match input {
+                Some(i) => Some(match i.strip_prefix('@') {
+                    Some(file) => {
+                        let path = Path::new(file);
+                        parse_json(&read(path, MAX_INPUT)?, path)?
+                    }
+                    None => serde_json::from_str(&i).context("--input is not valid JSON")?,
+                }),
+                None => None,
+            };
+            let c = client::Client::discover(&data.path())?;
+            client::start(
+                &c,
+                client::Start {
+                    workflow: &workflow,
+                    input,
+                    name: name.as_deref(),
+                    version,
+                    alias: alias.as_deref(),
+                    wait,
+                },
+            )
+        }
+        Command::Describe {
+            execution_arn,
+            data,
+        } => client::describe(&client::Client::discover(&data.path())?, &execution_arn),
+        Command::History {
+            execution_arn,
+            json,
+            data,
+        } => client::history(
+            &client::Client::discover(&data.path())?,
+            &execution_arn,
+            json,
+        ),
+        Command::Stop {
+            execution_arn,
+            error,
+            cause,
+            data,
+        } => client::stop(
+            &client::Client::discover(&data.path())?,
+            &execution_arn,
+            error.as_deref(),
+            cause.as_deref(),
+        ),
+        Command::Redrive {
+            execution_arn,
+            data,
+        } => client::redrive(&client::Client::discover(&data.path())?, &execution_arn),
         Command::Asl(AslCommand::Run {
             definition,
             input,

@@ -99,6 +99,15 @@ impl Engine {
         Ok(parsed)
     }
 
+    /// The definition text with this digest (what an execution runs).
+    pub async fn definition_text(&self, digest: &str) -> Result<String> {
+        self.inner
+            .store
+            .definition(digest)
+            .await?
+            .ok_or_else(|| EngineError::Internal(format!("definition {digest} is missing")))
+    }
+
     async fn keep_definition(&self, text: &str, parsed: StateMachine) -> Result<String> {
         let d = digest(text);
         self.inner.store.put_definition(&d, text).await?;

@@ -203,7 +203,7 @@ impl Engine {
             record,
             dispatched: HashSet::new(),
         };
-        let result = self.advance(&mut loaded, true, Vec::new()).await;
+        let result = self.advance(&mut loaded, true, Vec::new(), false).await;
         let result = match result {
             Ok(effects) => {
                 let record = loaded.record.clone();
@@ -302,7 +302,7 @@ impl Engine {
                 loaded.dispatched.remove(t);
             }
         }
-        match self.advance(loaded, false, inputs).await {
+        match self.advance(loaded, false, inputs, false).await {
             Ok(effects) => {
                 let record = loaded.record.clone();
                 self.perform(arn, slot, effects);
@@ -324,6 +324,7 @@ impl Engine {
         loaded: &mut Loaded,
         insert: bool,
         inputs: Vec<Input>,
+        restarted: bool,
     ) -> Result<Vec<Effect>> {
         let now = now_ms();
         let ts = timestamp(now);
@@ -390,7 +391,7 @@ impl Engine {
             .into_iter()
             .map(history_row)
             .collect();
-        if insert || finished {
+        if insert || restarted || finished {
             step.events.push(
                 StatusChange {
                     execution: record.clone(),
@@ -409,7 +410,7 @@ impl Engine {
         };
         self.store_for(&arn).commit(step).await?;
         loaded.record = record;
-        if insert || finished {
+        if insert || restarted || finished {
             let _ = self.inner.status.send(StatusChange {
                 execution: loaded.record.clone(),
                 time_ms: now,
@@ -531,6 +532,81 @@ impl Engine {
     ) -> Result<Record> {
         self.execution(arn).await?;
         self.step(arn, vec![Input::Stop { error, cause }]).await
+    }
+
+    /// `RedriveExecution`: runs a failed, timed-out or stopped execution again from the
+    /// top-level state where it ended.
+    pub async fn redrive_execution(&self, arn: &str) -> Result<Record> {
+        let record = self.execution(arn).await?;
+        let not = |why: &str| {
+            EngineError::ExecutionNotRedrivable(format!("Execution {why} and cannot be redriven"))
+        };
+        if arn::is_express(arn) {
+            return Err(not("belongs to an EXPRESS state machine"));
+        }
+        if record.is_running() {
+            return Err(not("is RUNNING"));
+        }
+        if record.status == "SUCCEEDED" {
+            return Err(not("is SUCCEEDED"));
+        }
+        let slot = self.slot(arn);
+        let mut guard = slot.lock().await;
+        let result = self.redrive_locked(arn, &mut guard).await;
+        self.settle(arn, &slot, guard);
+        result
+    }
+
+    async fn redrive_locked(&self, arn: &str, slot: &mut Slot) -> Result<Record> {
+        let store = self.store_for(arn);
+        let record = store
+            .execution(arn)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist(arn.to_owned()))?;
+        if record.is_running() {
+            return Err(EngineError::ExecutionNotRedrivable(
+                "Execution is RUNNING and cannot be redriven".into(),
+            ));
+        }
+        let checkpoint = store
+            .checkpoint(arn)
+            .await?
+            .ok_or_else(|| EngineError::Internal(format!("execution {arn} has no checkpoint")))?;
+        let state: ExecutionState = serde_json::from_slice(&checkpoint)
+            .map_err(|e| EngineError::Internal(format!("checkpoint of {arn}: {e}")))?;
+        let machine = self.definition(&record.definition_digest).await?;
+        let mut exec = cirrus_asl::Execution::restore(machine, state);
+        let now = now_ms();
+        if !exec.redrive(timestamp(now)) {
+            return Err(EngineError::ExecutionNotRedrivable(format!(
+                "Execution {arn} has no state to redrive from"
+            )));
+        }
+        let mut loaded = Loaded {
+            exec,
+            record,
+            dispatched: HashSet::new(),
+        };
+        let r = &mut loaded.record;
+        r.status = "RUNNING".into();
+        r.output = None;
+        r.error = None;
+        r.cause = None;
+        r.stop_ms = None;
+        r.redrive_count += 1;
+        r.redrive_ms = Some(now);
+        match self.advance(&mut loaded, false, Vec::new(), true).await {
+            Ok(effects) => {
+                let record = loaded.record.clone();
+                slot.loaded = Some(loaded);
+                self.perform(arn, slot, effects);
+                Ok(record)
+            }
+            Err(e) => {
+                slot.loaded = None;
+                Err(e)
+            }
+        }
     }
 
     /// Dispatches a call on a task of its own; its result is the execution's next step.

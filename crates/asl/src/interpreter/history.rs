@@ -23,6 +23,7 @@ macro_rules! event_types {
 
 event_types! {
     ExecutionStarted, ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted,
+    ExecutionRedriven,
     PassStateEntered, PassStateExited,
     TaskStateEntered, TaskStateExited, TaskStateAborted,
     ChoiceStateEntered, ChoiceStateExited,

@@ -159,9 +159,23 @@ pub struct ExecutionState {
     next_event_id: u64,
     rng: Rng,
     outcome: Option<Outcome>,
+    /// Where a redrive starts: the top-level state that failed (or was running when the
+    /// execution was stopped or timed out), with its input and the variables then.
+    #[serde(default)]
+    redrive: Option<RedrivePoint>,
+    /// Which frame's state failed last, with its input, until its frame ends.
+    #[serde(default)]
+    failed_at: Option<(u32, StateId, Value)>,
     /// Effects and events produced since the caller last took them.
     effects: Vec<Effect>,
     events: Vec<HistoryEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RedrivePoint {
+    state: StateId,
+    input: Value,
+    vars: Map<String, Value>,
 }
 
 /// A thread of control: the top level, one Parallel branch or one Map iteration.
@@ -280,6 +294,8 @@ impl Execution {
             next_event_id: 0,
             rng: Rng::from_seed(seed),
             outcome: None,
+            redrive: None,
+            failed_at: None,
             effects: Vec::new(),
             events: Vec::new(),
         };
@@ -437,6 +453,59 @@ impl Execution {
         self.state.inbox.push_back(Inbound::Fired(timer.0));
     }
 
+    /// Whether the execution ended in a way it can be redriven from.
+    pub fn is_redrivable(&self) -> bool {
+        matches!(
+            self.state.outcome,
+            Some(Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Aborted { .. })
+        ) && self.state.redrive.is_some()
+    }
+
+    /// Redrives an execution that failed, timed out or was stopped (`RedriveExecution`):
+    /// the top-level state where it ended runs again with the input and variables it had,
+    /// and the execution is running again. A Parallel or Map state runs again whole.
+    /// Returns false (changing nothing) if the execution cannot be redriven.
+    pub fn redrive(&mut self, now: Timestamp) -> bool {
+        if !self.is_redrivable() {
+            return false;
+        }
+        let Some(point) = self.state.redrive.take() else {
+            return false;
+        };
+        let s = &mut self.state;
+        s.outcome = None;
+        s.info.redrive_count += 1;
+        let count = s.info.redrive_count;
+        let prev = s.next_event_id;
+        s.emit_raw(
+            prev,
+            now,
+            EventType::ExecutionRedriven,
+            || serde_json::json!({ "redriveCount": count }),
+        );
+        if let Some(secs) = self.machine.timeout_seconds {
+            let timer = s.handle();
+            s.timers.insert(timer, Timer::ExecutionTimeout);
+            s.effects.push(Effect::Sleep {
+                timer: TimerId(timer),
+                until: now.saturating_add_seconds(secs as i64),
+            });
+        }
+        let fid = s.new_frame(ROOT, None, s.next_event_id);
+        if let Some(f) = s.frame(fid) {
+            f.vars = point.vars;
+        }
+        s.set_step(
+            fid,
+            Step::Enter {
+                state: point.state,
+                input: point.input,
+            },
+        );
+        s.ready.push_back(fid);
+        true
+    }
+
     /// Stops the execution (`StopExecution`): it ends ABORTED, and every outstanding task
     /// and timer is cancelled.
     pub fn stop(
@@ -447,6 +516,7 @@ impl Execution {
     ) -> Vec<Effect> {
         let s = &mut self.state;
         if s.outcome.is_none() {
+            s.keep_running_point();
             s.emit_raw(
                 0,
                 now,
@@ -651,6 +721,7 @@ impl ExecutionState {
                     }
                 }
                 Some(Timer::ExecutionTimeout) => {
+                    self.keep_running_point();
                     self.emit_raw(0, now, EventType::ExecutionTimedOut, || {
                         serde_json::json!({})
                     });
@@ -680,6 +751,30 @@ impl ExecutionState {
         self.inbox.clear();
         self.effects.push(Effect::Finished(outcome.clone()));
         self.outcome = Some(outcome);
+    }
+
+    /// Remembers where the top level is, as the point to redrive from, before the execution
+    /// is stopped or times out.
+    fn keep_running_point(&mut self) {
+        let Some(root) = self.frames.iter().flatten().find(|f| f.parent.is_none()) else {
+            return;
+        };
+        let point = match &root.step {
+            Step::Enter { state, input } => Some((*state, input.clone())),
+            Step::Task { at, .. }
+            | Step::Wait { at, .. }
+            | Step::Retry { at, .. }
+            | Step::Parallel { at, .. } => Some((at.state, at.input.clone())),
+            Step::Map(m) => Some((m.at.state, m.at.input.clone())),
+            Step::Idle => None,
+        };
+        if let Some((state, input)) = point {
+            self.redrive = Some(RedrivePoint {
+                state,
+                input,
+                vars: root.vars.clone(),
+            });
+        }
     }
 
     /// Frees every frame below `parent`, cancelling their tasks and timers.

@@ -126,6 +126,7 @@ impl ExecutionState {
                             error: error.unwrap_or_default(),
                             cause,
                         };
+                        self.failed_at = Some((fid, at.state, at.input.clone()));
                         return Flow::End(Err(failure));
                     }
                     Err(failure) => Err(Failed::from(failure)),
@@ -932,6 +933,7 @@ impl ExecutionState {
             _ => (&[], &[]),
         };
         if !catchable {
+            self.failed_at = Some((fid, at.state, at.input.clone()));
             return Flow::End(Err(failure));
         }
         if let Some((i, r)) = retry
@@ -1001,9 +1003,13 @@ impl ExecutionState {
                     self.emit_exit(fid, state, &out, now);
                     Flow::Next(c.next, out)
                 }
-                Err(f) => Flow::End(Err(f.failure)),
+                Err(f) => {
+                    self.failed_at = Some((fid, at.state, at.input.clone()));
+                    Flow::End(Err(f.failure))
+                }
             };
         }
+        self.failed_at = Some((fid, at.state, at.input));
         Flow::End(Err(failure))
     }
 
@@ -1201,6 +1207,15 @@ impl ExecutionState {
                     self.conclude(Outcome::Succeeded(output));
                 }
                 Err(f) => {
+                    if let Some((failed, state, input)) = self.failed_at.take()
+                        && failed == fid
+                    {
+                        self.redrive = Some(super::RedrivePoint {
+                            state,
+                            input,
+                            vars: frame.vars.clone(),
+                        });
+                    }
                     self.emit_raw(
                         frame.prev_event,
                         now,

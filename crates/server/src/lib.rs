@@ -1,0 +1,185 @@
+//! The Cirrus node: opens the store (SQLite in the data directory, or PostgreSQL), starts
+//! the engine with the node's dispatcher, and serves the control plane on one listener:
+//!
+//! - `POST /` with `X-Amz-Target: AWSStepFunctions.*`: the AWS Step Functions protocol
+//!   ([`aws`]), SigV4-signed with the node's key pair;
+//! - `/v1/...`: the native JSON API ([`native`]), with the node's bearer token;
+//! - `GET /openapi.json` (the native API's description) and `GET /health`, open.
+//!
+//! [`credentials`] makes and keeps the key pair and token; [`dispatcher`] performs HTTP
+//! Tasks ([`http_task`]) for the engine.
+
+pub mod aws;
+pub mod credentials;
+pub mod dispatcher;
+pub mod http_task;
+pub mod native;
+pub mod sigv4;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cirrus_engine::{Config, Engine};
+use cirrus_store::Store;
+use cirrus_store::postgres::PostgresStore;
+use cirrus_store::sqlite::{Durability, SqliteStore};
+use http::StatusCode;
+use serde_json::json;
+
+pub use credentials::NodeCredentials;
+
+/// How to run a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Holds the SQLite database (unless `postgres` is set), the credentials and
+    /// `node.json`.
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL to keep state in instead of SQLite.
+    pub postgres: Option<String>,
+    pub engine: Config,
+    /// The largest request body accepted, in bytes.
+    pub max_request_bytes: usize,
+    pub durability: Durability,
+}
+
+impl NodeOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        NodeOptions {
+            data_dir: data_dir.into(),
+            postgres: None,
+            engine: Config::default(),
+            max_request_bytes: 2 * 1024 * 1024,
+            durability: Durability::Full,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] cirrus_store::StoreError),
+    #[error("cannot start the engine: {0}")]
+    Engine(#[from] cirrus_engine::EngineError),
+}
+
+/// A running node's state, shared by its request handlers.
+pub struct Node {
+    pub engine: Engine,
+    pub credentials: NodeCredentials,
+    pub options: NodeOptions,
+}
+
+impl Node {
+    /// Opens the store, migrates it, and starts the engine (which resumes whatever was
+    /// running when the node last stopped).
+    pub async fn open(options: NodeOptions) -> Result<Arc<Node>, NodeError> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|source| NodeError::DataDir {
+            path: options.data_dir.clone(),
+            source,
+        })?;
+        let credentials =
+            NodeCredentials::load_or_create(&options.data_dir, &options.engine.partition.region)?;
+        let store: Arc<dyn Store> = match &options.postgres {
+            Some(url) => Arc::new(PostgresStore::connect(url).await?),
+            None => Arc::new(SqliteStore::open(
+                &options.data_dir.join("cirrus.db"),
+                options.durability,
+            )?),
+        };
+        let dispatcher = Arc::new(dispatcher::NodeDispatcher::new(
+            &options.engine.partition.region,
+            options.engine.max_payload_bytes,
+        ));
+        let engine = Engine::start(store, dispatcher, options.engine.clone()).await?;
+        Ok(Arc::new(Node {
+            engine,
+            credentials,
+            options,
+        }))
+    }
+
+    /// Records where the node listens, so that the CLI finds it.
+    pub fn write_endpoint(&self, addr: SocketAddr) -> std::io::Result<()> {
+        let text = json!({ "endpoint": format!("http://{addr}"), "pid": std::process::id() });
+        let path = self.options.data_dir.join("node.json");
+        let tmp = self.options.data_dir.join("node.json.tmp");
+        std::fs::write(&tmp, text.to_string())?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+/// The control plane's routes.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/", post(aws_protocol))
+        .route("/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/openapi.json", get(|| async { axum::Json(native::openapi::document()) }))
+        .nest("/v1", native::routes(node.clone()))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({ "error": { "code": "NotFound", "message": "no such route; see /openapi.json" } })),
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(node)
+}
+
+/// Reads a request body up to the node's limit.
+pub(crate) async fn read_body(
+    node: &Node,
+    body: Body,
+) -> Result<axum::body::Bytes, (StatusCode, String)> {
+    let limit = node.options.max_request_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    })
+}
+
+async fn aws_protocol(State(node): State<Arc<Node>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(&node, body).await {
+        Ok(b) => b,
+        Err((status, message)) => {
+            return aws::ApiError::new(status, "ValidationException", message).into_response();
+        }
+    };
+    aws::handle(
+        &node,
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        bytes,
+    )
+    .await
+}
+
+/// Serves `router(node)` on `listener` until `shutdown` completes.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    node.write_endpoint(addr)?;
+    axum::serve(listener, router(node))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
