@@ -124,6 +124,9 @@ pub fn env(data: &Path) -> Result<ExitCode> {
     println!("export AWS_SECRET_ACCESS_KEY={}", creds.secret_access_key);
     println!("export AWS_REGION={}", creds.region);
     println!("export AWS_DEFAULT_REGION={}", creds.region);
+    // StartSyncExecution's endpoint carries a `sync-` host prefix on AWS; a local node has
+    // one host for everything.
+    println!("export AWS_DISABLE_HOST_PREFIX_INJECTION=true");
     println!("export CIRRUS_ENDPOINT={endpoint}");
     println!("export CIRRUS_TOKEN={}", creds.token);
     Ok(ExitCode::SUCCESS)

@@ -16,8 +16,6 @@ pub enum EngineError {
     #[error("{0}")]
     InvalidOutput(String),
     #[error("{0}")]
-    InvalidToken(String),
-    #[error("{0}")]
     Validation(String),
     #[error("State Machine Does Not Exist: '{0}'")]
     StateMachineDoesNotExist(String),
@@ -56,7 +54,6 @@ impl EngineError {
             EngineError::InvalidDefinition(_) => "InvalidDefinition",
             EngineError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             EngineError::InvalidOutput(_) => "InvalidOutput",
-            EngineError::InvalidToken(_) => "InvalidToken",
             EngineError::Validation(_) => "ValidationException",
             EngineError::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
             EngineError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",

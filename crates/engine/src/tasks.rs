@@ -43,8 +43,21 @@ impl Engine {
         activity_arn: &str,
         worker: &str,
     ) -> Result<Option<ActivityTask>> {
+        self.poll_activity(activity_arn, worker, self.inner.config.activity_poll)
+            .await
+    }
+
+    /// Like [`Engine::get_activity_task`], waiting at most `wait` (and at most the
+    /// configured poll time).
+    pub async fn poll_activity(
+        &self,
+        activity_arn: &str,
+        worker: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<ActivityTask>> {
         self.activity(activity_arn).await?;
-        let deadline = tokio::time::Instant::now() + self.inner.config.activity_poll;
+        let wait = wait.min(self.inner.config.activity_poll);
+        let deadline = tokio::time::Instant::now() + wait;
         let signal = self.activity_signal(activity_arn);
         loop {
             let notified = signal.notified();
@@ -63,9 +76,9 @@ impl Engine {
 
     async fn task_for(&self, token: &str) -> Result<Task> {
         if token.is_empty() || token.len() > MAX_TOKEN {
-            return Err(EngineError::InvalidToken(
-                "Invalid Token: 'the task token is empty or longer than 1024 characters'".into(),
-            ));
+            return Err(EngineError::Validation(format!(
+                "1 validation error detected: Value at 'taskToken' failed to satisfy constraint: Member must have length between 1 and {MAX_TOKEN}"
+            )));
         }
         if let Some(t) = self.inner.store.task_by_token(token).await? {
             return Ok(t);

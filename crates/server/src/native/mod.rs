@@ -623,7 +623,16 @@ async fn poll_activity(
 ) -> Reply {
     let worker = q.get("worker").map(String::as_str).unwrap_or("");
     let arn = node.engine.config().partition.activity(&name);
-    match node.engine.get_activity_task(&arn, worker).await? {
+    let wait = match q.get("wait") {
+        Some(w) => Duration::from_secs(
+            w.parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 60)
+                .ok_or_else(|| NativeError::bad("'wait' must be 0 to 60 seconds"))?,
+        ),
+        None => Duration::from_secs(60),
+    };
+    match node.engine.poll_activity(&arn, worker, wait).await? {
         Some(t) => ok(json!({ "taskToken": t.token, "input": value_of(&t.input) })),
         None => no_content(),
     }

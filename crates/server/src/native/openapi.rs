@@ -137,7 +137,7 @@ fn paths() -> Value {
             }));
     m.insert("/v1/activities/{name}/poll".into(), json!({
                 "post": op("Take the activity's oldest waiting task, waiting up to 60 s; 204 if none came", "activities",
-                    json!([activity, query_param("worker", "The worker's name", "string")]), None,
+                    json!([activity, query_param("worker", "The worker's name", "string"), query_param("wait", "Seconds to wait for a task, 0 to 60 (default 60)", "integer")]), None,
                     json!({
                         "200": { "description": "A task", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ActivityTask" } } } },
                         "204": { "description": "No task came in time" },

@@ -1,0 +1,38 @@
+//! The real AWS clients against a node: boto3 and the aws CLI (from PyPI, in a venv) run
+//! `tests/aws/sfn_clients.py` with the environment `cirrus env` prints.
+
+mod support;
+
+use std::process::Command;
+
+use support::{NodeProcess, temp_dir, venv};
+
+#[test]
+fn boto3_and_the_aws_cli_drive_the_node() {
+    let venv = venv();
+    let node = NodeProcess::start(&temp_dir("aws-clients"), &[]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aws/sfn_clients.py");
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(venv.join("bin/python"))
+        .arg(&script)
+        .envs(node.aws_env())
+        .env("PATH", path)
+        // No profile or config file of the machine's user may interfere.
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("python runs");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the AWS client tests failed:\n{report}\nthe node's log:\n{}",
+        std::fs::read_to_string(node.data.join("node.log")).unwrap_or_default()
+    );
+    assert!(report.contains("OK"), "{report}");
+}

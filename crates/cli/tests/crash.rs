@@ -1,0 +1,215 @@
+//! The crash test: hundreds of STANDARD executions with Waits and HTTP Tasks, and the node
+//! killed with SIGKILL several times at random moments. Every execution must finish with
+//! the right output, with a gapless history, and no task whose result was recorded may
+//! be called again. Run on SQLite and on PostgreSQL.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{NodeProcess, Service, eventually, now_ms, postgres_schema, temp_dir};
+
+const EXECUTIONS: usize = 240;
+const KILLS: usize = 4;
+
+/// A small generator for the kill moments; the seed is printed so a failure can be
+/// replayed with CIRRUS_CRASH_SEED.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+}
+
+fn definition(service: &str) -> Value {
+    let call = |step: &str| {
+        json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {
+                "ApiEndpoint": format!("{service}/{step}"),
+                "Method": "POST",
+                "RequestBody": {"execution.$": "$$.Execution.Name", "step": step, "n.$": "$.n"}
+            },
+            "ResultSelector": {"r.$": "$.ResponseBody.echo.n"},
+            "ResultPath": format!("$.{step}"),
+            "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 5}]
+        })
+    };
+    let mut first = call("first");
+    first["Next"] = json!("Pause");
+    let mut second = call("second");
+    second["Next"] = json!("Sum");
+    json!({
+        "StartAt": "Nap",
+        "States": {
+            "Nap": {"Type": "Wait", "SecondsPath": "$.nap", "Next": "First"},
+            "First": first,
+            "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Second"},
+            "Second": second,
+            "Sum": {"Type": "Pass", "Parameters": {"n.$": "$.n", "first.$": "$.first.r", "second.$": "$.second.r"}, "End": true}
+        }
+    })
+}
+
+fn crash_test(label: &str, args: &[&str]) {
+    let seed = std::env::var("CIRRUS_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| (now_ms() as u64) | 1);
+    eprintln!("{label}: seed {seed} (set CIRRUS_CRASH_SEED to replay)");
+    let mut random = Random(seed);
+    let service = Service::start(Duration::from_millis(10));
+    let mut node = NodeProcess::start(&temp_dir(label), args);
+    let (status, m) = node.call(
+        "POST",
+        "/v1/state-machines",
+        Some(&json!({"name": "crash", "definition": definition(&service.url)})),
+    );
+    assert_eq!(status, 201, "{m}");
+
+    // Start the executions in two halves, with a kill between them and more kills while
+    // they run.
+    let start = |node: &NodeProcess, range: std::ops::Range<usize>| {
+        for i in range {
+            let (status, x) = node.call(
+                "POST",
+                "/v1/state-machines/crash/executions",
+                Some(&json!({"name": format!("e{i}"), "input": {"n": i, "nap": i % 3}})),
+            );
+            assert_eq!(status, 201, "starting e{i}: {x}");
+        }
+    };
+    start(&node, 0..EXECUTIONS / 2);
+    let mut kills = Vec::new();
+    std::thread::sleep(Duration::from_millis(random.between(100, 900)));
+    kills.push(now_ms());
+    node.restart();
+    start(&node, EXECUTIONS / 2..EXECUTIONS);
+    for _ in 1..KILLS {
+        std::thread::sleep(Duration::from_millis(random.between(200, 2000)));
+        kills.push(now_ms());
+        node.restart();
+    }
+
+    eventually(Duration::from_secs(180), "every execution to end", || {
+        let (_, list) = node.call(
+            "GET",
+            "/v1/executions?stateMachine=crash&status=RUNNING&limit=1000",
+            None,
+        );
+        list["executions"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
+    });
+
+    let calls = service.calls.lock().unwrap().clone();
+    let mut by_step: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    for c in &calls {
+        let key = (
+            c.body["execution"].as_str().unwrap_or("").to_owned(),
+            c.body["step"].as_str().unwrap_or("").to_owned(),
+        );
+        by_step.entry(key).or_default().push(c.at_ms);
+    }
+    let mut repeated = 0;
+    for i in 0..EXECUTIONS {
+        let name = format!("e{i}");
+        let arn = format!("arn:aws:states:us-east-1:000000000000:execution:crash:{name}");
+        let (status, x) = node.call("GET", &format!("/v1/executions/{arn}"), None);
+        assert_eq!(status, 200, "{name}: {x}");
+        assert_eq!(x["status"], "SUCCEEDED", "{name}: {x}");
+        assert_eq!(
+            x["output"],
+            json!({"n": i, "first": i, "second": i}),
+            "{name}'s output"
+        );
+        let (_, h) = node.call(
+            "GET",
+            &format!("/v1/executions/{arn}/history?limit=1000"),
+            None,
+        );
+        let events = h["events"].as_array().expect("events");
+        assert_eq!(
+            events.len() as u64,
+            x["events"].as_u64().unwrap(),
+            "{name}: every event stored"
+        );
+        for (k, e) in events.iter().enumerate() {
+            assert_eq!(
+                e["id"],
+                json!(k + 1),
+                "{name}: the history has a gap or a repeat at {k}"
+            );
+            assert!(
+                e["previousId"].as_u64().unwrap() <= k as u64,
+                "{name}: previous event ids point back"
+            );
+        }
+        let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+        assert_eq!(count("ExecutionStarted"), 1, "{name}");
+        assert_eq!(count("ExecutionSucceeded"), 1, "{name}");
+        assert_eq!(
+            count("TaskSucceeded"),
+            2,
+            "{name}: each task's result is recorded once"
+        );
+        assert_eq!(count("WaitStateExited"), 2, "{name}: each wait ends once");
+        // When each task's result was recorded: no call of that task may come after it.
+        let mut current = "";
+        for e in events {
+            if e["type"] == "TaskStateEntered" {
+                current = e["details"]["name"].as_str().unwrap_or("");
+            }
+            if e["type"] == "TaskSucceeded" {
+                let recorded =
+                    cirrus_asl::timestamp::Timestamp::parse_rfc3339(e["time"].as_str().unwrap())
+                        .unwrap()
+                        .unix_millis();
+                let step = current.to_ascii_lowercase();
+                let times = by_step
+                    .get(&(name.clone(), step.clone()))
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(!times.is_empty(), "{name}/{step} was never called");
+                assert!(
+                    times.iter().all(|t| *t <= recorded),
+                    "{name}/{step} ran again after its result was recorded at {recorded}: {times:?}"
+                );
+                assert!(
+                    times.len() <= 1 + KILLS,
+                    "{name}/{step} ran {} times with {KILLS} kills",
+                    times.len()
+                );
+                repeated += times.len() - 1;
+            }
+        }
+    }
+    eprintln!(
+        "{label}: {EXECUTIONS} executions survived {KILLS} SIGKILLs at {:?}; {} calls, {repeated} of them again after a kill (at-least-once)",
+        kills,
+        calls.len()
+    );
+}
+
+#[test]
+fn executions_survive_sigkill_on_sqlite() {
+    crash_test("crash-sqlite", &[]);
+}
+
+#[test]
+fn executions_survive_sigkill_on_postgres() {
+    let url = postgres_schema("crash");
+    crash_test("crash-postgres", &["--postgres", &url]);
+}
