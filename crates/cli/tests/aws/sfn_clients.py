@@ -261,7 +261,8 @@ class Boto3(unittest.TestCase):
 
 class AwsCli(unittest.TestCase):
     def aws(self, *args, check=True):
-        r = subprocess.run(["aws", "stepfunctions", *args, "--output", "json"], capture_output=True, text=True, timeout=120)
+        output = [] if "--output" in args else ["--output", "json"]
+        r = subprocess.run(["aws", "stepfunctions", *args, *output], capture_output=True, text=True, timeout=120)
         if check and r.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed: {r.stderr}")
         return r
@@ -297,6 +298,29 @@ class AwsCli(unittest.TestCase):
         missing = self.aws("describe-execution", "--execution-arn", started["executionArn"] + "x", check=False)
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("ExecutionDoesNotExist", missing.stderr)
+
+    def test_the_readme_walkthrough(self):
+        """The README's steps, with the example's definition."""
+        examples = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "examples", "approval")
+        activity = json.loads(self.aws("create-activity", "--name", "approvals").stdout)["activityArn"]
+        self.assertEqual(activity, "arn:aws:states:us-east-1:000000000000:activity:approvals")
+        machine = json.loads(self.aws(
+            "create-state-machine", "--name", "orders", "--role-arn", "arn:aws:iam::000000000000:role/cirrus",
+            "--definition", "file://" + os.path.abspath(os.path.join(examples, "definition.json"))).stdout)["stateMachineArn"]
+        started = json.loads(self.aws(
+            "start-execution", "--state-machine-arn", machine, "--input", '{"order": "A-1", "amount": 250}').stdout)
+        token = self.aws("get-activity-task", "--activity-arn", activity, "--query", "taskToken", "--output", "text").stdout
+        r = subprocess.run(["aws", "stepfunctions", "send-task-success", "--task-token", token.strip(),
+                            "--task-output", '{"approved": true, "by": "ada"}'], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            d = json.loads(self.aws("describe-execution", "--execution-arn", started["executionArn"]).stdout)
+            if d["status"] != "RUNNING":
+                break
+            time.sleep(0.2)
+        self.assertEqual(d["status"], "SUCCEEDED", d)
+        self.assertEqual(json.loads(d["output"]), {"order": "A-1", "status": "SHIPPED", "approvedBy": "ada"})
 
 
 if __name__ == "__main__":
