@@ -191,7 +191,6 @@ struct Writer {
     client: Client,
     insert_execution: Statement,
     update_execution: Statement,
-    set_checkpoint: Statement,
     insert_event: Statement,
     set_timer: Statement,
     clear_timer: Statement,
@@ -270,7 +269,6 @@ impl Writer {
         Ok(Writer {
             insert_execution: client.prepare(sql::INSERT_EXECUTION).await?,
             update_execution: client.prepare(sql::UPDATE_EXECUTION).await?,
-            set_checkpoint: client.prepare(sql::SET_CHECKPOINT).await?,
             insert_event: client.prepare(sql::INSERT_EVENT).await?,
             set_timer: client.prepare(sql::SET_TIMER).await?,
             clear_timer: client.prepare(sql::CLEAR_TIMER).await?,
@@ -342,6 +340,7 @@ impl Writer {
                         &e.redrive_ms,
                         &b.event_count,
                         &b.ready,
+                        &step.checkpoint,
                     ],
                 )));
             } else {
@@ -366,13 +365,9 @@ impl Writer {
                         &e.parent,
                         &b.ready,
                         &e.definition_digest,
+                        &step.checkpoint,
                     ],
                 )));
-            }
-            if let Some(c) = &step.checkpoint {
-                pending.push(Box::pin(
-                    tx.execute_raw(&self.set_checkpoint, params![&b.arn, c]),
-                ));
             }
             for (h, (id, prev)) in step.history.iter().zip(&b.history) {
                 pending.push(Box::pin(tx.execute_raw(

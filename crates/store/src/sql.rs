@@ -20,9 +20,8 @@ pub(crate) const PUT_DEFINITION: &str =
 pub(crate) const INSERT_ACTIVITY: &str = "INSERT INTO activities (arn, name, created_ms) VALUES ($1, $2, $3) ON CONFLICT (arn) DO NOTHING";
 
 pub(crate) const EXECUTION_COLUMNS: &str = "arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest";
-pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
-pub(crate) const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop_ms = $6, redrive_count = $7, redrive_ms = $8, event_count = $9, ready = $10 WHERE arn = $1";
-pub(crate) const SET_CHECKPOINT: &str = "UPDATE executions SET checkpoint = $2 WHERE arn = $1";
+pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest, checkpoint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+pub(crate) const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop_ms = $6, redrive_count = $7, redrive_ms = $8, event_count = $9, ready = $10, checkpoint = COALESCE($11, checkpoint) WHERE arn = $1";
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO history (execution_arn, id, previous_id, timestamp_ms, kind, details) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const SET_TIMER: &str = "INSERT INTO timers (execution_arn, timer, due_ms) VALUES ($1, $2, $3) ON CONFLICT (execution_arn, timer) DO UPDATE SET due_ms = excluded.due_ms";
 pub(crate) const CLEAR_TIMER: &str = "DELETE FROM timers WHERE execution_arn = $1 AND timer = $2";

@@ -1,8 +1,10 @@
 //! The SQLite backend: one database file, WAL mode. All writes go to one writer thread,
 //! which takes every job waiting when it becomes free and commits them in one transaction
-//! (group commit), each job inside its own savepoint so that one failing job changes
-//! nothing and fails alone. Reads use a small pool of read-only connections on blocking
-//! threads, which WAL lets run beside the writer.
+//! (group commit); if one job fails, the batch is rolled back and each job runs again in a
+//! transaction of its own, so that it fails alone and changes nothing. A second thread
+//! copies the write-ahead log into the database (checkpoints) off the writer's time.
+//! Reads use a small pool of read-only connections on blocking threads, which WAL lets
+//! run beside the writer.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -81,11 +83,41 @@ pub enum Durability {
 const MAX_BATCH: usize = 1024;
 const READERS: usize = 4;
 
-type Done = Box<dyn FnOnce(Result<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
+/// A write waiting for the writer thread. It may run twice: once in a batch, and again
+/// alone if something else in its batch failed.
+trait Job: Send {
+    /// Runs the job's statements; false if they failed.
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Reports the job's result, given whether its transaction committed.
+    fn finish(self: Box<Self>, commit: Result<()>);
+}
+
+struct Call<T, F> {
+    f: F,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T: Send, F: FnMut(&Connection) -> Result<T> + Send> Job for Call<T, F> {
+    fn run(&mut self, conn: &Connection) -> bool {
+        let r = (self.f)(conn);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<()>) {
+        let result = match (self.result, commit) {
+            (None, _) => Err(StoreError::Database("the write never ran".into())),
+            (Some(Err(e)), _) | (Some(Ok(_)), Err(e)) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+        };
+        let _ = self.reply.send(result);
+    }
+}
 
 pub struct SqliteStore {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     readers: Arc<Vec<Mutex<Connection>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -154,6 +186,14 @@ impl SqliteStore {
             },
         )?;
         writer.pragma_update(None, "foreign_keys", "OFF")?;
+        // Keep the hot pages in memory: 64 MiB of page cache, and reads through mmap.
+        writer.pragma_update(None, "cache_size", -65536)?;
+        writer.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoints run on their own thread (see `Checkpointer`); keep the log's file
+        // from growing without bound after one.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
         migrate(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -162,12 +202,14 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
+            r.pragma_update(None, "mmap_size", 1i64 << 30)?;
             readers.push(Mutex::new(r));
         }
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let checkpointer = Checkpointer::start(path)?;
         let handle = std::thread::Builder::new()
             .name("cirrus-sqlite-writer".into())
-            .spawn(move || write_loop(writer, rx))
+            .spawn(move || write_loop(writer, rx, checkpointer))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs: Mutex::new(Some(tx)),
@@ -179,19 +221,13 @@ impl SqliteStore {
     /// Runs `f` on the writer thread, inside the next group commit.
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        f: impl FnMut(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let done: Done = Box::new(move |commit| {
-                let _ = tx.send(match (result, commit) {
-                    (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-                    (Ok(v), Ok(())) => Ok(v),
-                });
-            });
-            (ok, done)
+        let job: Box<dyn Job> = Box::new(Call {
+            f,
+            result: None,
+            reply: tx,
         });
         {
             let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,8 +270,8 @@ impl Drop for SqliteStore {
     }
 }
 
-fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::new();
+fn write_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, checkpointer: Checkpointer) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::new();
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -244,43 +280,110 @@ fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut done: Vec<Done> = Vec::with_capacity(batch.len());
-        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
-            // Run nothing: dropping a job drops its reply channel, and its caller gets an
-            // error instead of a result.
-            batch.clear();
-            continue;
-        }
-        for job in batch.drain(..) {
-            let savepoint = conn.execute_batch("SAVEPOINT job");
-            if savepoint.is_err() {
-                let (_, d) = job(&conn);
-                d(Err(StoreError::Database("cannot open a savepoint".into())));
-                continue;
+        // The whole batch in one transaction; if any job fails, none of the batch is kept
+        // and each job runs again in a transaction of its own, so it fails alone.
+        let together = conn.execute_batch("BEGIN IMMEDIATE").is_ok() && {
+            let mut ok = true;
+            for job in batch.iter_mut() {
+                ok &= job.run(&conn);
+                if !ok {
+                    break;
+                }
             }
-            let (ok, d) = job(&conn);
-            let end = if ok {
-                conn.execute_batch("RELEASE job")
-            } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
-            };
-            if end.is_err() {
+            ok
+        };
+        if together {
+            let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
+            if committed.is_err() {
                 let _ = conn.execute_batch("ROLLBACK");
-                d(Err(StoreError::Database("savepoint failed".into())));
-                continue;
             }
-            done.push(d);
-        }
-        let committed = conn.execute_batch("COMMIT").map_err(StoreError::from);
-        if committed.is_err() {
+            for job in batch.drain(..) {
+                job.finish(match &committed {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(StoreError::Database(e.to_string())),
+                });
+            }
+        } else {
             let _ = conn.execute_batch("ROLLBACK");
+            for mut job in batch.drain(..) {
+                if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                    job.finish(Err(StoreError::Database(
+                        "cannot begin a transaction".into(),
+                    )));
+                    continue;
+                }
+                let commit = if job.run(&conn) {
+                    conn.execute_batch("COMMIT").map_err(StoreError::from)
+                } else {
+                    Ok(())
+                };
+                if commit.is_err() || !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                job.finish(commit);
+            }
         }
-        for d in done {
-            d(match &committed {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Database(e.to_string())),
-            });
-        }
+        checkpointer.written();
+    }
+}
+
+/// Copies the write-ahead log into the database on a thread of its own (a passive
+/// checkpoint, beside the writer), a moment after writes, instead of on the writer's
+/// time. With no writes it sleeps.
+struct Checkpointer {
+    state: Arc<(Mutex<CheckpointState>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    dirty: bool,
+    closed: bool,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let state: Arc<(Mutex<CheckpointState>, std::sync::Condvar)> = Arc::default();
+        let shared = state.clone();
+        std::thread::Builder::new()
+            .name("cirrus-sqlite-checkpoint".into())
+            .spawn(move || {
+                let (lock, signal) = &*shared;
+                loop {
+                    {
+                        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        while !s.dirty && !s.closed {
+                            s = signal.wait(s).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if s.closed {
+                            return;
+                        }
+                        s.dirty = false;
+                    }
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    // Let writes gather before the next copy.
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            })
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
+            })?;
+        Ok(Checkpointer { state })
+    }
+
+    fn written(&self) {
+        let (lock, signal) = &*self.state;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).dirty = true;
+        signal.notify_one();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock, signal) = &*self.state;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        signal.notify_one();
     }
 }
 
@@ -307,6 +410,7 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
                 e.parent,
                 e.ready as i64,
                 e.definition_digest,
+                step.checkpoint,
             ])?;
         }
         ExecutionWrite::Update(_) => {
@@ -321,14 +425,12 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
                 e.redrive_ms,
                 signed(e.event_count)?,
                 e.ready as i64,
+                step.checkpoint,
             ])?;
             if n == 0 {
                 return Err(StoreError::NotFound(e.arn.clone()));
             }
         }
-    }
-    if let Some(c) = &step.checkpoint {
-        prep(conn, sql::SET_CHECKPOINT)?.execute(params![e.arn, c])?;
     }
     if !step.history.is_empty() {
         let mut st = prep(conn, sql::INSERT_EVENT)?;
@@ -472,7 +574,7 @@ impl Machines for SqliteStore {
                 m.updated_ms
             ])?;
             if n == 0 {
-                return Err(StoreError::NotFound(m.arn));
+                return Err(StoreError::NotFound(m.arn.clone()));
             }
             Ok(())
         })
