@@ -97,6 +97,8 @@ fn args() -> Args {
 
 async fn open_store(a: &Args) -> Arc<dyn Store> {
     match a.backend.as_str() {
+        // Not durable: for telling the engine's costs from the store's.
+        "memory" => Arc::new(cirrus_store::memory::MemoryStore::new()),
         "postgres" => {
             let schema = format!("bench_{}", std::process::id());
             let (admin, conn) = tokio_postgres::connect(&a.url, tokio_postgres::NoTls)

@@ -84,6 +84,8 @@ struct Inner {
     dispatcher: Arc<dyn Dispatcher>,
     /// Executions with a step in progress or work in memory.
     slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<run::Slot>>>>,
+    /// Machine records recently read for starts, with when they were read.
+    machine_cache: Mutex<HashMap<String, (cirrus_store::Machine, std::time::Instant)>>,
     /// Parsed definitions by digest.
     definitions: Mutex<HashMap<String, Arc<StateMachine>>>,
     /// Dispatched calls, to cancel when their task is cancelled.
@@ -93,6 +95,8 @@ struct Inner {
     /// Wakes `GetActivityTask` pollers of an activity.
     activity_signals: Mutex<HashMap<String, Arc<Notify>>>,
     status: broadcast::Sender<StatusChange>,
+    /// Wakes the outbox relay after a commit with status events.
+    outbox: Arc<Notify>,
     timers: Arc<timers::TimerService>,
     express_timers: Arc<timers::TimerService>,
     retention: tokio::sync::mpsc::UnboundedSender<(tokio::time::Instant, String)>,
@@ -126,16 +130,23 @@ impl Engine {
                 dispatcher,
                 slots: Mutex::default(),
                 definitions: Mutex::default(),
+                machine_cache: Mutex::default(),
                 in_flight: Mutex::default(),
                 waiters: Mutex::default(),
                 activity_signals: Mutex::default(),
                 status,
+                outbox: Arc::new(Notify::new()),
                 retention,
             }),
         };
         engine.inner.timers.spawn(engine.downgrade());
         engine.inner.express_timers.spawn(engine.downgrade());
         tokio::spawn(run::forget_express(engine.downgrade(), retention_rx));
+        tokio::spawn(status::relay(
+            engine.downgrade(),
+            [engine.inner.store.clone(), engine.inner.express.clone()],
+            engine.inner.outbox.clone(),
+        ));
         engine.recover().await?;
         Ok(engine)
     }
@@ -162,7 +173,8 @@ impl Engine {
         lock(&self.inner.slots).len()
     }
 
-    /// Status changes of every execution, as they are committed.
+    /// Status changes of every execution, after they are committed, in commit order per
+    /// store. Events committed before a crash are delivered after the restart.
     pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
         self.inner.status.subscribe()
     }

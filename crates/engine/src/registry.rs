@@ -211,6 +211,7 @@ impl Engine {
         }
         m.updated_ms = now_ms();
         self.inner.store.update_machine(&m).await?;
+        self.forget_machine(&m.arn);
         let version = if update.publish {
             Some(
                 self.publish_version(&m.arn, update.version_description, None)
@@ -224,6 +225,7 @@ impl Engine {
 
     pub async fn delete_machine(&self, machine_arn: &str) -> Result<()> {
         self.inner.store.delete_machine(machine_arn).await?;
+        self.forget_machine(machine_arn);
         Ok(())
     }
 
@@ -457,12 +459,7 @@ impl Engine {
                 )
             }
         };
-        let machine = self
-            .inner
-            .store
-            .machine(&machine_arn)
-            .await?
-            .ok_or_else(|| EngineError::StateMachineDoesNotExist(target.to_owned()))?;
+        let machine = self.machine_for_start(&machine_arn, target).await?;
         let text = match &version_arn {
             Some(v) => {
                 self.inner
@@ -475,12 +472,17 @@ impl Engine {
             None => machine.definition.clone(),
         };
         let digest = digest(&text);
-        let definition = match lock(&self.inner.definitions).get(&digest) {
-            Some(d) => d.clone(),
-            None => Arc::new(self.check_definition(&text)?),
+        // A definition in the cache is in the store already.
+        let cached = lock(&self.inner.definitions).get(&digest).cloned();
+        let definition = match cached {
+            Some(d) => d,
+            None => {
+                let parsed = Arc::new(self.check_definition(&text)?);
+                self.inner.store.put_definition(&digest, &text).await?;
+                lock(&self.inner.definitions).insert(digest.clone(), parsed.clone());
+                parsed
+            }
         };
-        lock(&self.inner.definitions).insert(digest.clone(), definition.clone());
-        self.inner.store.put_definition(&digest, &text).await?;
         Ok(Resolved {
             machine,
             version_arn,
@@ -488,6 +490,37 @@ impl Engine {
             digest,
             definition,
         })
+    }
+
+    /// The machine record for a start, from a cache that changes on this node invalidate
+    /// and that otherwise holds a record for a second (what other nodes of a cluster
+    /// change is seen within that).
+    async fn machine_for_start(&self, machine_arn: &str, target: &str) -> Result<Machine> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+        if let Some((m, at)) = lock(&self.inner.machine_cache).get(machine_arn)
+            && at.elapsed() < FRESH
+        {
+            return Ok(m.clone());
+        }
+        let m = self
+            .inner
+            .store
+            .machine(machine_arn)
+            .await?
+            .ok_or_else(|| EngineError::StateMachineDoesNotExist(target.to_owned()))?;
+        let mut cache = lock(&self.inner.machine_cache);
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(
+            machine_arn.to_owned(),
+            (m.clone(), std::time::Instant::now()),
+        );
+        Ok(m)
+    }
+
+    fn forget_machine(&self, machine_arn: &str) {
+        lock(&self.inner.machine_cache).remove(machine_arn);
     }
 
     pub async fn create_activity(&self, name: &str) -> Result<Activity> {

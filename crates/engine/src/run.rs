@@ -392,13 +392,7 @@ impl Engine {
             .map(history_row)
             .collect();
         if insert || restarted || finished {
-            step.events.push(
-                StatusChange {
-                    execution: record.clone(),
-                    time_ms: now,
-                }
-                .outbox_event(),
-            );
+            step.events.push(StatusChange::outbox_event(&record, now));
         }
         let checkpoint = serde_json::to_vec(loaded.exec.checkpoint())
             .map_err(|e| EngineError::Internal(format!("checkpoint: {e}")))?;
@@ -411,10 +405,7 @@ impl Engine {
         self.store_for(&arn).commit(step).await?;
         loaded.record = record;
         if insert || restarted || finished {
-            let _ = self.inner.status.send(StatusChange {
-                execution: loaded.record.clone(),
-                time_ms: now,
-            });
+            self.inner.outbox.notify_one();
         }
         Ok(effects)
     }
@@ -492,14 +483,40 @@ impl Engine {
             .entry(arn.to_owned())
             .or_default()
             .push(tx);
-        let record = self.execution(arn).await?;
-        if !record.is_running() {
-            return Ok(record);
+        // An execution loaded and running in memory will tell the waiter when it ends
+        // (that takes its slot's lock); otherwise ask the store whether it ended already.
+        let running_here = lock(&self.inner.slots)
+            .get(arn)
+            .cloned()
+            .is_some_and(|slot| {
+                slot.try_lock()
+                    .is_ok_and(|s| s.loaded.as_ref().is_some_and(|l| l.record.is_running()))
+            });
+        let result = if running_here {
+            None
+        } else {
+            match self.execution(arn).await {
+                Ok(record) if !record.is_running() => Some(Ok(record)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            }
+        };
+        let result = match result {
+            Some(r) => r,
+            None => match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(record)) => return Ok(record),
+                _ => self.execution(arn).await,
+            },
+        };
+        // This waiter is gone: drop its entry.
+        let mut waiters = lock(&self.inner.waiters);
+        if let Some(list) = waiters.get_mut(arn) {
+            list.retain(|w| !w.is_closed());
+            if list.is_empty() {
+                waiters.remove(arn);
+            }
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(record)) => Ok(record),
-            _ => self.execution(arn).await,
-        }
+        result
     }
 
     pub async fn execution(&self, arn: &str) -> Result<Record> {

@@ -48,9 +48,8 @@ CREATE INDEX executions_by_machine ON executions (machine_arn, start_ms DESC, ar
 CREATE INDEX executions_ready ON executions (ready) WHERE ready <> 0;
 CREATE INDEX executions_stopped ON executions (stop_ms) WHERE stop_ms IS NOT NULL;
 CREATE TABLE history (
-    execution_arn TEXT NOT NULL, id BIGINT NOT NULL, previous_id BIGINT NOT NULL,
-    timestamp_ms BIGINT NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL,
-    PRIMARY KEY (execution_arn, id)
+    execution_arn TEXT NOT NULL, first_id BIGINT NOT NULL, last_id BIGINT NOT NULL,
+    events TEXT NOT NULL, PRIMARY KEY (execution_arn, first_id)
 );
 CREATE TABLE timers (
     execution_arn TEXT NOT NULL, timer BIGINT NOT NULL, due_ms BIGINT NOT NULL,
@@ -191,7 +190,7 @@ struct Writer {
     client: Client,
     insert_execution: Statement,
     update_execution: Statement,
-    insert_event: Statement,
+    insert_events: Statement,
     set_timer: Statement,
     clear_timer: Statement,
     insert_task: Statement,
@@ -216,7 +215,8 @@ struct Bound {
     event_count: i64,
     redrive_count: i64,
     ready: i64,
-    history: Vec<(i64, i64)>,
+    /// The step's history row: first id, last id, events.
+    history: Option<(i64, i64, String)>,
     timers_set: Vec<i64>,
     timers_cleared: Vec<i64>,
     tasks_added: Vec<i64>,
@@ -234,11 +234,12 @@ impl Bound {
             event_count: signed(e.event_count)?,
             redrive_count: i64::from(e.redrive_count),
             ready: i64::from(e.ready),
-            history: step
-                .history
-                .iter()
-                .map(|h| Ok((signed(h.id)?, signed(h.previous_id)?)))
-                .collect::<Result<_>>()?,
+            history: if step.history.is_empty() {
+                None
+            } else {
+                let (first, last) = sql::id_range(&step.history)?;
+                Some((first, last, sql::encode_events(&step.history)))
+            },
             timers_set: step
                 .timers_set
                 .iter()
@@ -269,7 +270,7 @@ impl Writer {
         Ok(Writer {
             insert_execution: client.prepare(sql::INSERT_EXECUTION).await?,
             update_execution: client.prepare(sql::UPDATE_EXECUTION).await?,
-            insert_event: client.prepare(sql::INSERT_EVENT).await?,
+            insert_events: client.prepare(sql::INSERT_EVENTS).await?,
             set_timer: client.prepare(sql::SET_TIMER).await?,
             clear_timer: client.prepare(sql::CLEAR_TIMER).await?,
             insert_task: client.prepare(sql::INSERT_TASK).await?,
@@ -369,10 +370,10 @@ impl Writer {
                     ],
                 )));
             }
-            for (h, (id, prev)) in step.history.iter().zip(&b.history) {
+            if let Some((first, last, events)) = &b.history {
                 pending.push(Box::pin(tx.execute_raw(
-                    &self.insert_event,
-                    params![&b.arn, id, prev, &h.timestamp_ms, &h.kind, &h.details],
+                    &self.insert_events,
+                    params![&b.arn, first, last, events],
                 )));
             }
             for id in &b.timers_cleared {
@@ -719,14 +720,13 @@ impl Executions for PostgresStore {
     }
 
     async fn history(&self, arn: &str, from: u64, to: u64) -> Result<Vec<HistoryEvent>> {
-        let (from, to) = (signed(from)?, signed(to.min(i64::MAX as u64))?);
-        self.all(
-            "SELECT id, previous_id, timestamp_ms, kind, details FROM history
-             WHERE execution_arn = $1 AND id >= $2 AND id <= $3 ORDER BY id",
-            &[&arn, &from, &to],
-            sql::history_event,
-        )
-        .await
+        let (lo, hi) = (signed(from)?, signed(to.min(i64::MAX as u64))?);
+        let rows = self
+            .all(sql::SELECT_EVENTS, &[&arn, &lo, &hi], |r| r.text(0))
+            .await?;
+        let mut out = Vec::new();
+        sql::decode_events(rows, from, to, &mut out)?;
+        Ok(out)
     }
 
     async fn ready_executions(&self) -> Result<Vec<String>> {

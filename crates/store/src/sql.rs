@@ -22,7 +22,10 @@ pub(crate) const INSERT_ACTIVITY: &str = "INSERT INTO activities (arn, name, cre
 pub(crate) const EXECUTION_COLUMNS: &str = "arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest";
 pub(crate) const INSERT_EXECUTION: &str = "INSERT INTO executions (arn, machine_arn, version_arn, alias_arn, name, status, input, output, error, cause, start_ms, stop_ms, redrive_count, redrive_ms, event_count, parent, ready, definition_digest, checkpoint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 pub(crate) const UPDATE_EXECUTION: &str = "UPDATE executions SET status = $2, output = $3, error = $4, cause = $5, stop_ms = $6, redrive_count = $7, redrive_ms = $8, event_count = $9, ready = $10, checkpoint = COALESCE($11, checkpoint) WHERE arn = $1";
-pub(crate) const INSERT_EVENT: &str = "INSERT INTO history (execution_arn, id, previous_id, timestamp_ms, kind, details) VALUES ($1, $2, $3, $4, $5, $6)";
+/// A step's history events are one row: `[[id, previous_id, timestamp_ms, kind, details], ...]`.
+pub(crate) const INSERT_EVENTS: &str =
+    "INSERT INTO history (execution_arn, first_id, last_id, events) VALUES ($1, $2, $3, $4)";
+pub(crate) const SELECT_EVENTS: &str = "SELECT events FROM history WHERE execution_arn = $1 AND first_id <= $3 AND last_id >= $2 ORDER BY first_id";
 pub(crate) const SET_TIMER: &str = "INSERT INTO timers (execution_arn, timer, due_ms) VALUES ($1, $2, $3) ON CONFLICT (execution_arn, timer) DO UPDATE SET due_ms = excluded.due_ms";
 pub(crate) const CLEAR_TIMER: &str = "DELETE FROM timers WHERE execution_arn = $1 AND timer = $2";
 pub(crate) const TASK_COLUMNS: &str =
@@ -117,14 +120,59 @@ pub(crate) fn execution(r: &impl Columns) -> Result<Execution> {
     })
 }
 
-pub(crate) fn history_event(r: &impl Columns) -> Result<HistoryEvent> {
-    Ok(HistoryEvent {
-        id: unsigned(r.int(0)?, "event id")?,
-        previous_id: unsigned(r.int(1)?, "event id")?,
-        timestamp_ms: r.int(2)?,
-        kind: r.text(3)?,
-        details: r.text(4)?,
-    })
+/// The text of a step's events, for one history row.
+pub(crate) fn encode_events(events: &[HistoryEvent]) -> String {
+    let rows: Vec<(u64, u64, i64, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.id,
+                e.previous_id,
+                e.timestamp_ms,
+                e.kind.as_str(),
+                e.details.as_str(),
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_default()
+}
+
+/// The events of history rows, keeping those with ids in `from..=to`.
+pub(crate) fn decode_events(
+    rows: Vec<String>,
+    from: u64,
+    to: u64,
+    out: &mut Vec<HistoryEvent>,
+) -> Result<()> {
+    for text in rows {
+        let events: Vec<(u64, u64, i64, String, String)> = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("history row: {e}")))?;
+        out.extend(
+            events
+                .into_iter()
+                .filter(|(id, ..)| *id >= from && *id <= to)
+                .map(
+                    |(id, previous_id, timestamp_ms, kind, details)| HistoryEvent {
+                        id,
+                        previous_id,
+                        timestamp_ms,
+                        kind,
+                        details,
+                    },
+                ),
+        );
+    }
+    Ok(())
+}
+
+/// The first and last ids of a step's events.
+pub(crate) fn id_range(events: &[HistoryEvent]) -> Result<(i64, i64)> {
+    let first = events.first().map_or(0, |e| e.id);
+    let last = events.last().map_or(0, |e| e.id);
+    if events.windows(2).any(|w| w[1].id <= w[0].id) {
+        return Err(StoreError::Conflict("history ids must increase".into()));
+    }
+    Ok((signed(first)?, signed(last)?))
 }
 
 pub(crate) fn timer(r: &impl Columns) -> Result<Timer> {

@@ -48,9 +48,8 @@ CREATE INDEX executions_by_machine ON executions (machine_arn, start_ms DESC, ar
 CREATE INDEX executions_ready ON executions (ready) WHERE ready <> 0;
 CREATE INDEX executions_stopped ON executions (stop_ms) WHERE stop_ms IS NOT NULL;
 CREATE TABLE history (
-    execution_arn TEXT NOT NULL, id INTEGER NOT NULL, previous_id INTEGER NOT NULL,
-    timestamp_ms INTEGER NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL,
-    PRIMARY KEY (execution_arn, id)
+    execution_arn TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+    events TEXT NOT NULL, PRIMARY KEY (execution_arn, first_id)
 ) WITHOUT ROWID;
 CREATE TABLE timers (
     execution_arn TEXT NOT NULL, timer INTEGER NOT NULL, due_ms INTEGER NOT NULL,
@@ -80,7 +79,7 @@ pub enum Durability {
 }
 
 /// The most jobs one commit takes.
-const MAX_BATCH: usize = 1024;
+const MAX_BATCH: usize = 256;
 const READERS: usize = 4;
 
 /// A write waiting for the writer thread. It may run twice: once in a batch, and again
@@ -190,9 +189,11 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", -65536)?;
         writer.pragma_update(None, "mmap_size", 1i64 << 30)?;
         writer.pragma_update(None, "temp_store", "MEMORY")?;
-        // Checkpoints run on their own thread (see `Checkpointer`); keep the log's file
-        // from growing without bound after one.
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Checkpoints run on their own thread (see `Checkpointer`). Under sustained writes
+        // that thread never copies the whole log, and only the writer can start the log
+        // over: past 4,000 pages (16 MiB) the writer checkpoints too (cheaply: most pages
+        // are copied already) and the log is reused instead of growing.
+        writer.pragma_update(None, "wal_autocheckpoint", 4000)?;
         writer.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
         migrate(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -364,6 +365,14 @@ impl Checkpointer {
                     let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                     // Let writes gather before the next copy.
                     std::thread::sleep(std::time::Duration::from_millis(100));
+                    let quiet = {
+                        let s = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        !s.dirty && !s.closed
+                    };
+                    if quiet {
+                        // Nothing new: copy the rest and empty the log's file.
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                    }
                 }
             })
             .map_err(|e| {
@@ -433,17 +442,13 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
         }
     }
     if !step.history.is_empty() {
-        let mut st = prep(conn, sql::INSERT_EVENT)?;
-        for h in &step.history {
-            st.execute(params![
-                e.arn,
-                signed(h.id)?,
-                signed(h.previous_id)?,
-                h.timestamp_ms,
-                h.kind,
-                h.details
-            ])?;
-        }
+        let (first, last) = sql::id_range(&step.history)?;
+        prep(conn, sql::INSERT_EVENTS)?.execute(params![
+            e.arn,
+            first,
+            last,
+            sql::encode_events(&step.history)
+        ])?;
     }
     if !step.timers_cleared.is_empty() {
         let mut st = prep(conn, sql::CLEAR_TIMER)?;
@@ -869,15 +874,12 @@ impl Executions for SqliteStore {
 
     async fn history(&self, arn: &str, from: u64, to: u64) -> Result<Vec<HistoryEvent>> {
         let arn = arn.to_owned();
-        let (from, to) = (signed(from)?, signed(to.min(i64::MAX as u64))?);
+        let (lo, hi) = (signed(from)?, signed(to.min(i64::MAX as u64))?);
         self.read(move |c| {
-            query_all(
-                c,
-                "SELECT id, previous_id, timestamp_ms, kind, details FROM history
-                 WHERE execution_arn = ?1 AND id >= ?2 AND id <= ?3 ORDER BY id",
-                params![arn, from, to],
-                |r| sql::history_event(r),
-            )
+            let rows = query_all(c, sql::SELECT_EVENTS, params![arn, lo, hi], |r| r.text(0))?;
+            let mut out = Vec::new();
+            sql::decode_events(rows, from, to, &mut out)?;
+            Ok(out)
         })
         .await
     }
