@@ -67,6 +67,19 @@ enum Command {
         /// survives a crash of the node, not a power loss.
         #[arg(long)]
         fast_commits: bool,
+        /// Keep the history of EXPRESS executions (in memory, for a while after they end).
+        #[arg(long)]
+        express_history: bool,
+        /// Accept this access key id (with --secret-access-key) instead of the node's own.
+        #[arg(long, env = "CIRRUS_ACCESS_KEY_ID", requires = "secret_access_key")]
+        access_key_id: Option<String>,
+        #[arg(
+            long,
+            env = "CIRRUS_SECRET_ACCESS_KEY",
+            requires = "access_key_id",
+            hide_env_values = true
+        )]
+        secret_access_key: Option<String>,
     },
     /// Print the `export` lines that point the aws CLI, the AWS SDKs and cirrus at a node.
     Env {
@@ -224,6 +237,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_definition_bytes,
             max_request_bytes,
             fast_commits,
+            express_history,
+            access_key_id,
+            secret_access_key,
         } => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
@@ -238,6 +254,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 max_definition_bytes,
                 max_request_bytes,
                 fast_commits,
+                express_history,
+                given_keys: access_key_id.zip(secret_access_key),
             })
         }
         Command::Env { data } => serve::env(&data.path()),

@@ -32,6 +32,8 @@ pub struct ServeArgs {
     pub max_definition_bytes: usize,
     pub max_request_bytes: usize,
     pub fast_commits: bool,
+    pub express_history: bool,
+    pub given_keys: Option<(String, String)>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -46,6 +48,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         options.engine.max_payload_bytes = args.max_payload_bytes;
         options.engine.max_definition_bytes = args.max_definition_bytes;
         options.max_request_bytes = args.max_request_bytes;
+        options.engine.express_history = args.express_history;
+        options.given_keys = args.given_keys.clone();
         options.durability = if args.fast_commits {
             Durability::Normal
         } else {

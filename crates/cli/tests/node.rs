@@ -327,3 +327,27 @@ fn activities_failures_and_redrive() {
     // The stopped execution's task is gone; the poll waits and comes back empty.
     assert_eq!(status, 204);
 }
+
+#[test]
+fn a_given_key_pair_replaces_the_node_s_own() {
+    let data = temp_dir("keys");
+    let node = NodeProcess::start(&data, &[]);
+    let made = node.aws_env();
+    drop(node);
+    let secret = "s3cr3t/s3cr3t/s3cr3t/s3cr3t/s3cr3t/abcd";
+    let node = NodeProcess::start(
+        &data,
+        &[
+            "--access-key-id",
+            "AKIAGIVENGIVENGIVEN1",
+            "--secret-access-key",
+            secret,
+        ],
+    );
+    let env: std::collections::HashMap<String, String> = node.aws_env().into_iter().collect();
+    assert_eq!(env["AWS_ACCESS_KEY_ID"], "AKIAGIVENGIVENGIVEN1");
+    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], secret);
+    let made: std::collections::HashMap<String, String> = made.into_iter().collect();
+    assert_eq!(env["CIRRUS_TOKEN"], made["CIRRUS_TOKEN"], "the token stays");
+    assert_ne!(made["AWS_ACCESS_KEY_ID"], "AKIAGIVENGIVENGIVEN1");
+}

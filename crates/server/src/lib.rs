@@ -46,6 +46,9 @@ pub struct NodeOptions {
     /// The largest request body accepted, in bytes.
     pub max_request_bytes: usize,
     pub durability: Durability,
+    /// A key pair to accept instead of the one the node made (it replaces the pair in
+    /// `credentials.json`; the bearer token stays).
+    pub given_keys: Option<(String, String)>,
 }
 
 impl NodeOptions {
@@ -56,6 +59,7 @@ impl NodeOptions {
             engine: Config::default(),
             max_request_bytes: 2 * 1024 * 1024,
             durability: Durability::Full,
+            given_keys: None,
         }
     }
 }
@@ -90,8 +94,15 @@ impl Node {
             path: options.data_dir.clone(),
             source,
         })?;
-        let credentials =
+        let mut credentials =
             NodeCredentials::load_or_create(&options.data_dir, &options.engine.partition.region)?;
+        if let Some((id, secret)) = &options.given_keys
+            && (credentials.access_key_id != *id || credentials.secret_access_key != *secret)
+        {
+            credentials.access_key_id = id.clone();
+            credentials.secret_access_key = secret.clone();
+            credentials.save(&options.data_dir)?;
+        }
         let store: Arc<dyn Store> = match &options.postgres {
             Some(url) => Arc::new(PostgresStore::connect(url).await?),
             None => Arc::new(SqliteStore::open(
