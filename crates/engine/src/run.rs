@@ -39,6 +39,8 @@ pub(crate) enum Input {
     Failed(u64, Failure),
     Heartbeat(u64),
     Fired(u64),
+    /// A worker took an activity task.
+    Started(u64, String),
     Stop {
         error: Option<String>,
         cause: Option<String>,
@@ -343,6 +345,7 @@ impl Engine {
                     step_tasks_finished.push(t);
                 }
                 Input::Heartbeat(t) => loaded.exec.task_heartbeat(TaskId(t)),
+                Input::Started(t, worker) => loaded.exec.task_started(TaskId(t), &worker),
                 Input::Fired(t) => {
                     loaded.exec.timer_fired(TimerId(t));
                     timers_cleared.push(t);

@@ -65,6 +65,12 @@ impl Engine {
             notified.as_mut().enable();
             for store in [self.inner.store.clone(), self.inner.express.clone() as _] {
                 if let Some(task) = store.claim_activity_task(activity_arn, worker).await? {
+                    // Recorded before the worker has the task: `ActivityStarted`.
+                    self.step(
+                        &task.execution_arn,
+                        vec![Input::Started(task.task, worker.to_owned())],
+                    )
+                    .await?;
                     return Ok(Some(activity_task(&task)?));
                 }
             }

@@ -246,6 +246,16 @@ async fn activities_and_task_tokens() {
     let done = e.wait(&started.arn, Duration::from_secs(10)).await.unwrap();
     assert_eq!(done.status, "SUCCEEDED");
     assert_eq!(done.output.as_deref(), Some(r#"{"notified":1}"#));
+    // The activity started when the worker took it, under the worker's name.
+    let history = e.history(&done.arn, 1, u64::MAX).await.unwrap();
+    let kinds: Vec<&str> = history.iter().map(|h| h.kind.as_str()).collect();
+    let scheduled = kinds
+        .iter()
+        .position(|k| *k == "ActivityScheduled")
+        .unwrap();
+    assert_eq!(kinds[scheduled + 1], "ActivityStarted");
+    assert!(history[scheduled + 1].details.contains("worker-1"));
+    assert_eq!(kinds[scheduled + 2], "ActivitySucceeded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

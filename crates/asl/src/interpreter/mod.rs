@@ -268,6 +268,8 @@ enum Inbound {
     Failed(u64, Failure),
     Heartbeat(u64),
     Fired(u64),
+    /// A worker took an activity task.
+    Started(u64, String),
 }
 
 impl Execution {
@@ -441,6 +443,14 @@ impl Execution {
     /// The task `task` failed.
     pub fn task_failed(&mut self, task: TaskId, failure: Failure) {
         self.state.inbox.push_back(Inbound::Failed(task.0, failure));
+    }
+
+    /// A worker took the activity task `task` (`GetActivityTask`): records
+    /// `ActivityStarted` with the worker's name.
+    pub fn task_started(&mut self, task: TaskId, worker: &str) {
+        self.state
+            .inbox
+            .push_back(Inbound::Started(task.0, worker.to_owned()));
     }
 
     /// The task `task` is alive: its heartbeat timeout starts again.
@@ -698,6 +708,7 @@ impl ExecutionState {
                 }
             }
             Inbound::Heartbeat(task) => self.on_heartbeat(task, now),
+            Inbound::Started(task, worker) => self.on_started(task, &worker, now),
             Inbound::Fired(timer) => match self.timers.remove(&timer) {
                 Some(Timer::Resume(fid)) => self.on_resume(machine, fid, timer, now),
                 Some(Timer::TaskTimeout(task)) => {

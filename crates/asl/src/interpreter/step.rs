@@ -640,7 +640,10 @@ impl ExecutionState {
         self.emit(fid, now, scheduled, || {
             json!({ "resource": t.resource, "parameters": to_json(&payload), "timeoutInSeconds": timeout, "heartbeatInSeconds": heartbeat })
         });
-        self.emit(fid, now, started, || json!({ "resource": t.resource }));
+        // An activity starts when a worker takes it (`Execution::task_started`).
+        if t.kind != ResourceKind::Activity {
+            self.emit(fid, now, started, || json!({ "resource": t.resource }));
+        }
         let task = self.handle();
         self.tasks.insert(task, fid);
         let timeout_timer = timeout.map(|secs| {
@@ -684,6 +687,18 @@ impl ExecutionState {
             },
         );
         Flow::Block
+    }
+
+    pub(super) fn on_started(&mut self, task: u64, worker: &str, now: Timestamp) {
+        let Some(&fid) = self.tasks.get(&task) else {
+            return;
+        };
+        self.emit(
+            fid,
+            now,
+            EventType::ActivityStarted,
+            || json!({ "workerName": worker }),
+        );
     }
 
     pub(super) fn on_heartbeat(&mut self, task: u64, now: Timestamp) {
