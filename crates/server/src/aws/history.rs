@@ -26,8 +26,36 @@ pub(crate) fn details_key(kind: &str) -> String {
     )
 }
 
+/// Shapes an event's details as AWS does for its kind: service tasks name their
+/// `resourceType` (`lambda`), `resource` (`invoke`) and `region`; Lambda and activity
+/// events carry `input` rather than `parameters`, and no resource once scheduled.
+fn aws_details(kind: &str, d: &mut Map<String, Value>, region: &str) {
+    if kind.starts_with("Task") && !kind.contains("State") {
+        if let Some(Value::String(r)) = d.get("resource")
+            && let Some(rest) = r.strip_prefix("arn:aws:states:::")
+            && let Some((service, action)) = rest.split_once(':')
+        {
+            let (service, action) = (service.to_owned(), action.to_owned());
+            d.insert("resourceType".into(), json!(service));
+            d.insert("resource".into(), json!(action));
+            if kind == "TaskScheduled" {
+                d.insert("region".into(), json!(region));
+            }
+        }
+        return;
+    }
+    if kind.starts_with("LambdaFunction") || kind.starts_with("Activity") {
+        if let Some(p) = d.remove("parameters") {
+            d.insert("input".into(), p);
+        }
+        if !kind.ends_with("Scheduled") {
+            d.remove("resource");
+        }
+    }
+}
+
 /// One event as `GetExecutionHistory` returns it.
-pub(crate) fn event_value(h: &HistoryEvent, include_data: bool) -> Value {
+pub(crate) fn event_value(h: &HistoryEvent, include_data: bool, region: &str) -> Value {
     let mut v = json!({
         "timestamp": epoch(h.timestamp_ms),
         "type": h.kind,
@@ -39,6 +67,7 @@ pub(crate) fn event_value(h: &HistoryEvent, include_data: bool) -> Value {
         if d.get("roleArn").is_some_and(|r| r == "") {
             d.remove("roleArn");
         }
+        aws_details(&h.kind, &mut d, region);
         for (field, details) in [("input", "inputDetails"), ("output", "outputDetails")] {
             if d.contains_key(field) {
                 if include_data {
@@ -91,7 +120,11 @@ pub(super) async fn get(e: &Engine, b: &Body) -> ApiResult {
     if reverse {
         events.reverse();
     }
-    let list: Vec<Value> = events.iter().map(|h| event_value(h, include)).collect();
+    let region = &e.config().partition.region;
+    let list: Vec<Value> = events
+        .iter()
+        .map(|h| event_value(h, include, region))
+        .collect();
     let mut out = json!({ "events": list });
     if let Some(n) = next {
         out["nextToken"] = json!(n.to_string());
@@ -102,6 +135,33 @@ pub(super) async fn get(e: &Engine, b: &Body) -> ApiResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_tasks_name_their_type_resource_and_region() {
+        let h = HistoryEvent {
+            id: 5,
+            previous_id: 4,
+            timestamp_ms: 0,
+            kind: "TaskScheduled".into(),
+            details: json!({"resource": "arn:aws:states:::lambda:invoke", "parameters": "{}"})
+                .to_string(),
+        };
+        let v = event_value(&h, true, "eu-west-1");
+        let d = &v["taskScheduledEventDetails"];
+        assert_eq!(
+            (&d["resourceType"], &d["resource"], &d["region"]),
+            (&json!("lambda"), &json!("invoke"), &json!("eu-west-1"))
+        );
+        let h = HistoryEvent {
+            kind: "ActivityScheduled".into(),
+            details: json!({"resource": "arn:aws:states:r:1:activity:a", "parameters": "{}"})
+                .to_string(),
+            ..h
+        };
+        let v = event_value(&h, true, "eu-west-1");
+        assert_eq!(v["activityScheduledEventDetails"]["input"], "{}");
+        assert!(v["activityScheduledEventDetails"]["parameters"].is_null());
+    }
 
     #[test]
     fn details_keys_follow_aws() {
