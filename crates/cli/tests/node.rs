@@ -351,3 +351,17 @@ fn a_given_key_pair_replaces_the_node_s_own() {
     assert_eq!(env["CIRRUS_TOKEN"], made["CIRRUS_TOKEN"], "the token stays");
     assert_ne!(made["AWS_ACCESS_KEY_ID"], "AKIAGIVENGIVENGIVEN1");
 }
+
+#[test]
+fn one_node_per_data_directory() {
+    let data = temp_dir("busy");
+    let _node = NodeProcess::start(&data, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_cirrus"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .expect("cirrus runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another node is running"), "{err}");
+}

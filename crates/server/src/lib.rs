@@ -71,6 +71,8 @@ pub enum NodeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("another node is running with the data directory {0}")]
+    Busy(PathBuf),
     #[error(transparent)]
     Credentials(#[from] credentials::CredentialsError),
     #[error("cannot open the store: {0}")]
@@ -84,6 +86,8 @@ pub struct Node {
     pub engine: Engine,
     pub credentials: NodeCredentials,
     pub options: NodeOptions,
+    /// Held for the node's lifetime: one node per data directory.
+    _lock: std::fs::File,
 }
 
 impl Node {
@@ -94,6 +98,19 @@ impl Node {
             path: options.data_dir.clone(),
             source,
         })?;
+        let lock_path = options.data_dir.join("node.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| NodeError::DataDir {
+                path: lock_path.clone(),
+                source,
+            })?;
+        if lock.try_lock().is_err() {
+            return Err(NodeError::Busy(options.data_dir.clone()));
+        }
         let mut credentials =
             NodeCredentials::load_or_create(&options.data_dir, &options.engine.partition.region)?;
         if let Some((id, secret)) = &options.given_keys
@@ -119,6 +136,7 @@ impl Node {
             engine,
             credentials,
             options,
+            _lock: lock,
         }))
     }
 

@@ -153,6 +153,26 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let mut client = connect_one(url).await?;
         migrate(&mut client).await?;
+        // One node per database until nodes share work through leases: this session holds
+        // the lock for the node's lifetime. A node killed a moment ago may still hold it
+        // until the server notices, so wait a little for it.
+        let mut held = false;
+        for _ in 0..50 {
+            held = client
+                .query_one("SELECT pg_try_advisory_lock(727275)", &[])
+                .await?
+                .try_get::<_, bool>(0)?;
+            if held {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if !held {
+            return Err(StoreError::Database(
+                "another Cirrus node is using this database (its schema); stop it first, or give this node a schema of its own with options=-csearch_path%3DNAME"
+                    .into(),
+            ));
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..WRITERS {
