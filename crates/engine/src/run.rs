@@ -488,13 +488,12 @@ impl Engine {
             .push(tx);
         // An execution loaded and running in memory will tell the waiter when it ends
         // (that takes its slot's lock); otherwise ask the store whether it ended already.
-        let running_here = lock(&self.inner.slots)
-            .get(arn)
-            .cloned()
-            .is_some_and(|slot| {
-                slot.try_lock()
-                    .is_ok_and(|s| s.loaded.as_ref().is_some_and(|l| l.record.is_running()))
-            });
+        // (Looked at under the map's lock, without taking a reference that would keep the
+        // slot from being released.)
+        let running_here = lock(&self.inner.slots).get(arn).is_some_and(|slot| {
+            slot.try_lock()
+                .is_ok_and(|s| s.loaded.as_ref().is_some_and(|l| l.record.is_running()))
+        });
         let result = if running_here {
             None
         } else {

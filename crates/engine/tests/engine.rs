@@ -343,3 +343,117 @@ async fn a_restarted_engine_finishes_what_it_started() {
     assert_eq!(done.status, "SUCCEEDED", "{done:?}");
     assert_eq!(done.output.as_deref(), Some(r#"{"k":"v"}"#));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_and_execution_timeouts_then_redrive() {
+    let e = engine_on(Arc::new(MemoryStore::new()), Arc::default()).await;
+    let activity = e.create_activity("slow").await.unwrap();
+    let arn = machine(
+        &e,
+        "heartbeats",
+        json!({"StartAt": "Work", "States": {
+            "Work": {"Type": "Task", "Resource": activity.arn, "HeartbeatSeconds": 1, "End": true}}}),
+    )
+    .await;
+    let started = e
+        .start_execution(StartRequest::new(&arn, None, None))
+        .await
+        .unwrap();
+    // A worker takes the task and then goes silent.
+    let task = e
+        .get_activity_task(&activity.arn, "w")
+        .await
+        .unwrap()
+        .unwrap();
+    let failed = e.wait(&started.arn, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(failed.status, "FAILED");
+    assert_eq!(failed.error.as_deref(), Some("States.HeartbeatTimeout"));
+    assert!(matches!(
+        e.send_task_success(&task.token, "{}").await,
+        Err(cirrus_engine::EngineError::TaskTimedOut(_))
+    ));
+
+    let timed = machine(
+        &e,
+        "timed",
+        json!({"TimeoutSeconds": 1, "StartAt": "Nap", "States": {
+            "Nap": {"Type": "Wait", "Seconds": 2, "Next": "After"},
+            "After": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let started = e
+        .start_execution(StartRequest::new(&timed, None, Some(r#"{"k":1}"#.into())))
+        .await
+        .unwrap();
+    let out = e.wait(&started.arn, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(out.status, "TIMED_OUT");
+    // Redriven, it waits again from the Wait state, and times out again after a second.
+    let again = e.redrive_execution(&started.arn).await.unwrap();
+    assert_eq!((again.status.as_str(), again.redrive_count), ("RUNNING", 1));
+    let out = e.wait(&started.arn, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(out.status, "TIMED_OUT");
+    let kinds: Vec<String> = e
+        .history(&started.arn, 1, u64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.kind)
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "ExecutionRedriven").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last().map(String::as_str), Some("ExecutionTimedOut"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_child_fails_its_parent_task_and_express_runs_in_memory() {
+    let store = Arc::new(MemoryStore::new());
+    let e = engine_on(store.clone(), Arc::default()).await;
+    let child = machine(
+        &e,
+        "failing-child",
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope", "Cause": "child said no"}}}),
+    )
+    .await;
+    let parent = machine(
+        &e,
+        "careful-parent",
+        json!({"StartAt": "Child", "States": {
+            "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                      "Parameters": {"StateMachineArn": child},
+                      "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "Caught"}],
+                      "End": true},
+            "Caught": {"Type": "Pass", "End": true}}}),
+    )
+    .await;
+    let done = run(&e, &parent, json!({})).await;
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    let output: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    let cause: Value = serde_json::from_str(output["err"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["Status"], "FAILED");
+    assert_eq!(cause["Error"], "Nope");
+
+    let (express, _) = e
+        .create_machine(NewMachine {
+            name: "fast".into(),
+            definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})
+                .to_string(),
+            role_arn: "arn:aws:iam::000000000000:role/r".into(),
+            kind: Some("EXPRESS".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let x = run(&e, &express.arn, json!({"fast": true})).await;
+    assert!(x.arn.contains(":express:fast:"), "{}", x.arn);
+    assert_eq!(x.output.as_deref(), Some(r#"{"fast":true}"#));
+    assert!(
+        cirrus_store::Executions::execution(&*store, &x.arn)
+            .await
+            .unwrap()
+            .is_none(),
+        "EXPRESS executions stay out of the durable store"
+    );
+}
