@@ -243,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
                 .init();
             serve::serve(serve::ServeArgs {

@@ -213,3 +213,54 @@ fn executions_survive_sigkill_on_postgres() {
     let url = postgres_schema("crash");
     crash_test("crash-postgres", &["--postgres", &url]);
 }
+
+/// PostgreSQL drops every connection of the node (as a server restart or a network cut
+/// would): the node connects again, and executions carry on.
+#[test]
+fn the_node_reconnects_when_postgres_drops_it() {
+    let app = format!("cirrus_reconnect_{}", std::process::id());
+    let url = format!("{}&application_name={app}", postgres_schema("reconnect"));
+    let node = NodeProcess::start(&temp_dir("reconnect"), &["--postgres", &url]);
+    let definition = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}}});
+    let (status, _) = node.call(
+        "POST",
+        "/v1/state-machines",
+        Some(&json!({"name": "naps", "definition": definition})),
+    );
+    assert_eq!(status, 201);
+    let (_, x) = node.call(
+        "POST",
+        "/v1/state-machines/naps/executions",
+        Some(&json!({"input": {"k": 1}})),
+    );
+    let arn = x["arn"].as_str().unwrap().to_owned();
+    let base = std::env::var("CIRRUS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let killed = std::process::Command::new("psql")
+        .arg(&base)
+        .args(["-qtAc"])
+        .arg(format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{app}'"
+        ))
+        .output()
+        .expect("psql");
+    let count: u32 = String::from_utf8_lossy(&killed.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        count >= 2,
+        "the node's connections were not found: {killed:?}"
+    );
+    // The Wait ends after the connections died: its step needs a writer that reconnected.
+    let done = eventually(Duration::from_secs(30), "the execution to end", || {
+        let (status, x) = node.call("GET", &format!("/v1/executions/{arn}"), None);
+        (status == 200 && x["status"] != "RUNNING").then_some(x)
+    });
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["output"], json!({"k": 1}));
+    let (status, _) = node.call("POST", "/v1/state-machines/naps/executions", None);
+    assert_eq!(status, 201, "new work after the reconnect");
+}

@@ -254,11 +254,29 @@ impl Engine {
     /// Steps an execution on a task of its own.
     pub(crate) fn spawn_step(&self, arn: String, inputs: Vec<Input>) {
         let engine = self.clone();
-        tokio::spawn(async move {
-            if let Err(err) = engine.step(&arn, inputs).await {
-                tracing::warn!(execution = %arn, %err, "step failed");
+        tokio::spawn(async move { engine.step_retrying(&arn, inputs).await });
+    }
+
+    /// Steps an execution, trying again while the store fails (it may be restarting or
+    /// unreachable for a while): a result or a fired timer is not dropped. Other errors end
+    /// the attempt. Giving the same input again is safe: an execution that recorded it
+    /// already no longer expects it.
+    pub(crate) async fn step_retrying(&self, arn: &str, inputs: Vec<Input>) {
+        let mut delay = std::time::Duration::from_millis(100);
+        loop {
+            match self.step(arn, inputs.clone()).await {
+                Ok(_) => return,
+                Err(EngineError::Store(err)) => {
+                    tracing::warn!(execution = %arn, %err, ?delay, "the store failed a step; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                }
+                Err(err) => {
+                    tracing::warn!(execution = %arn, %err, "step failed");
+                    return;
+                }
             }
-        });
+        }
     }
 
     /// Hands `inputs` to a running execution and runs it. Returns its record afterwards;
@@ -641,9 +659,7 @@ impl Engine {
                 Some(Err(f)) => Input::Failed(task, f),
                 None => return,
             };
-            if let Err(err) = engine.step(&arn, vec![input]).await {
-                tracing::warn!(execution = %arn, %err, "recording a task result failed");
-            }
+            engine.step_retrying(&arn, vec![input]).await;
         });
         lock(&self.inner.in_flight).insert(key, handle.abort_handle());
     }

@@ -76,7 +76,10 @@ const MAX_BATCH: usize = 512;
 type Job = (Step, oneshot::Sender<Result<()>>);
 
 pub struct PostgresStore {
-    client: Client,
+    url: String,
+    /// The session for reads and definition writes, which also holds the node's lock;
+    /// replaced when the connection is lost.
+    session: tokio::sync::RwLock<Arc<Client>>,
     steps: mpsc::UnboundedSender<Job>,
 }
 
@@ -154,9 +157,64 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let mut client = connect_one(url).await?;
         migrate(&mut client).await?;
-        // One node per database until nodes share work through leases: this session holds
-        // the lock for the node's lifetime. A node killed a moment ago may still hold it
-        // until the server notices, so wait a little for it.
+        take_node_lock(&client).await?;
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WRITERS {
+            let writer = Writer::new(url, connect_one(url).await?).await?;
+            tokio::spawn(writer.run(rx.clone()));
+        }
+        Ok(PostgresStore {
+            url: url.to_owned(),
+            session: tokio::sync::RwLock::new(Arc::new(client)),
+            steps: tx,
+        })
+    }
+
+    /// The session, connected again (and the node's lock taken again) if it was lost.
+    async fn client(&self) -> Result<Arc<Client>> {
+        let current = self.session.read().await.clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let mut session = self.session.write().await;
+        if session.is_closed() {
+            let fresh = connect_one(&self.url).await?;
+            take_node_lock(&fresh).await?;
+            *session = Arc::new(fresh);
+            tracing::info!("reconnected to PostgreSQL");
+        }
+        Ok(session.clone())
+    }
+
+    async fn all<T>(
+        &self,
+        query: &str,
+        params: &[&(dyn ToSql + Sync)],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let rows = self.client().await?.query(query, params).await?;
+        rows.iter().map(map).collect()
+    }
+
+    async fn one<T>(
+        &self,
+        query: &str,
+        params: &[&(dyn ToSql + Sync)],
+        map: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match self.client().await?.query_opt(query, params).await? {
+            Some(row) => Ok(Some(map(&row)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// One node per database until nodes share work through leases: the session holds this
+/// lock for the node's lifetime. A node killed a moment ago may still hold it until the
+/// server notices, so wait a little for it.
+async fn take_node_lock(client: &Client) -> Result<()> {
+    {
         let mut held = false;
         for _ in 0..50 {
             held = client
@@ -174,40 +232,13 @@ impl PostgresStore {
                     .into(),
             ));
         }
-        let (tx, rx) = mpsc::unbounded_channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..WRITERS {
-            let writer = Writer::new(connect_one(url).await?).await?;
-            tokio::spawn(writer.run(rx.clone()));
-        }
-        Ok(PostgresStore { client, steps: tx })
     }
-
-    async fn all<T>(
-        &self,
-        query: &str,
-        params: &[&(dyn ToSql + Sync)],
-        map: impl Fn(&Row) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let rows = self.client.query(query, params).await?;
-        rows.iter().map(map).collect()
-    }
-
-    async fn one<T>(
-        &self,
-        query: &str,
-        params: &[&(dyn ToSql + Sync)],
-        map: impl Fn(&Row) -> Result<T>,
-    ) -> Result<Option<T>> {
-        match self.client.query_opt(query, params).await? {
-            Some(row) => Ok(Some(map(&row)?)),
-            None => Ok(None),
-        }
-    }
+    Ok(())
 }
 
 /// One writer connection with its statements prepared.
 struct Writer {
+    url: String,
     client: Client,
     insert_execution: Statement,
     update_execution: Statement,
@@ -287,8 +318,9 @@ impl Bound {
 }
 
 impl Writer {
-    async fn new(client: Client) -> Result<Writer> {
+    async fn new(url: &str, client: Client) -> Result<Writer> {
         Ok(Writer {
+            url: url.to_owned(),
             insert_execution: client.prepare(sql::INSERT_EXECUTION).await?,
             update_execution: client.prepare(sql::UPDATE_EXECUTION).await?,
             insert_events: client.prepare(sql::INSERT_EVENTS).await?,
@@ -317,6 +349,9 @@ impl Writer {
                     }
                 }
             }
+            if self.client.is_closed() {
+                self = self.reconnect().await;
+            }
             let steps: Vec<&Step> = batch.iter().map(|(s, _)| s).collect();
             match self.apply(&steps).await {
                 Ok(()) => {
@@ -336,6 +371,24 @@ impl Writer {
                     }
                 }
             }
+        }
+    }
+
+    /// A new connection with its statements, retrying every second until the server
+    /// answers; the steps waiting meanwhile stay queued.
+    async fn reconnect(self) -> Writer {
+        loop {
+            match connect_one(&self.url).await {
+                Ok(client) => match Writer::new(&self.url, client).await {
+                    Ok(w) => {
+                        tracing::info!("a PostgreSQL writer reconnected");
+                        return w;
+                    }
+                    Err(err) => tracing::warn!(%err, "preparing statements failed"),
+                },
+                Err(err) => tracing::warn!(%err, "PostgreSQL is unreachable; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 

@@ -10,7 +10,8 @@ use super::*;
 #[async_trait]
 impl Machines for PostgresStore {
     async fn create_machine(&self, m: &Machine) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute(
                 sql::INSERT_MACHINE,
                 &[
@@ -32,7 +33,8 @@ impl Machines for PostgresStore {
 
     async fn update_machine(&self, m: &Machine) -> Result<()> {
         let n = self
-            .client
+            .client()
+            .await?
             .execute(
                 sql::UPDATE_MACHINE,
                 &[
@@ -82,7 +84,8 @@ impl Machines for PostgresStore {
 
     async fn delete_machine(&self, arn: &str) -> Result<bool> {
         let n = self
-            .client
+            .client()
+            .await?
             .execute(
                 "WITH v AS (DELETE FROM versions WHERE machine_arn = $1),
                       a AS (DELETE FROM aliases WHERE machine_arn = $1)
@@ -94,7 +97,8 @@ impl Machines for PostgresStore {
     }
 
     async fn create_version(&self, v: &Version) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute(
                 sql::INSERT_VERSION,
                 &[
@@ -139,14 +143,16 @@ impl Machines for PostgresStore {
 
     async fn delete_version(&self, arn: &str) -> Result<bool> {
         Ok(self
-            .client
+            .client()
+            .await?
             .execute("DELETE FROM versions WHERE arn = $1", &[&arn])
             .await?
             > 0)
     }
 
     async fn put_alias(&self, a: &Alias) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute(
                 sql::PUT_ALIAS,
                 &[
@@ -185,7 +191,8 @@ impl Machines for PostgresStore {
     }
 
     async fn put_definition(&self, digest: &str, definition: &str) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute(sql::PUT_DEFINITION, &[&digest, &definition])
             .await?;
         Ok(())
@@ -202,7 +209,8 @@ impl Machines for PostgresStore {
 
     async fn delete_alias(&self, arn: &str) -> Result<bool> {
         Ok(self
-            .client
+            .client()
+            .await?
             .execute("DELETE FROM aliases WHERE arn = $1", &[&arn])
             .await?
             > 0)
@@ -212,7 +220,8 @@ impl Machines for PostgresStore {
 #[async_trait]
 impl Activities for PostgresStore {
     async fn create_activity(&self, a: &Activity) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute(sql::INSERT_ACTIVITY, &[&a.arn, &a.name, &a.created_ms])
             .await?;
         Ok(())
@@ -239,7 +248,8 @@ impl Activities for PostgresStore {
 
     async fn delete_activity(&self, arn: &str) -> Result<bool> {
         Ok(self
-            .client
+            .client()
+            .await?
             .execute("DELETE FROM activities WHERE arn = $1", &[&arn])
             .await?
             > 0)
@@ -288,7 +298,8 @@ impl Executions for PostgresStore {
 
     async fn checkpoint(&self, arn: &str) -> Result<Option<Vec<u8>>> {
         let row = self
-            .client
+            .client()
+            .await?
             .query_opt("SELECT checkpoint FROM executions WHERE arn = $1", &[&arn])
             .await?;
         Ok(match row {
@@ -328,7 +339,8 @@ impl Executions for PostgresStore {
 
     async fn delete_execution(&self, arn: &str) -> Result<()> {
         // One statement, so that it is atomic without a transaction on the shared client.
-        self.client
+        self.client()
+            .await?
             .execute(
                 "WITH h AS (DELETE FROM history WHERE execution_arn = $1),
                       t AS (DELETE FROM timers WHERE execution_arn = $1),
@@ -365,7 +377,8 @@ impl Timers for PostgresStore {
 
     async fn next_due_after(&self, after_ms: i64) -> Result<Option<i64>> {
         let row = self
-            .client
+            .client()
+            .await?
             .query_one(
                 "SELECT MIN(due_ms) FROM timers WHERE due_ms > $1",
                 &[&after_ms],
@@ -376,7 +389,8 @@ impl Timers for PostgresStore {
 
     async fn timer_count(&self) -> Result<u64> {
         let row = self
-            .client
+            .client()
+            .await?
             .query_one("SELECT COUNT(*) FROM timers", &[])
             .await?;
         Ok(row.try_get::<_, i64>(0)? as u64)
@@ -435,7 +449,8 @@ impl Outbox for PostgresStore {
     }
 
     async fn acknowledge_events(&self, upto: u64) -> Result<()> {
-        self.client
+        self.client()
+            .await?
             .execute("DELETE FROM outbox WHERE seq <= $1", &[&signed(upto)?])
             .await?;
         Ok(())
