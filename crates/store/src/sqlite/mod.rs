@@ -175,6 +175,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path, durability: Durability) -> Result<Self> {
         let mut writer = Connection::open(path)?;
+        // Room for every statement the store uses, so none is parsed twice.
+        writer.set_prepared_statement_cache_capacity(128);
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(
@@ -204,6 +206,7 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
+            r.set_prepared_statement_cache_capacity(128);
             r.pragma_update(None, "mmap_size", 1i64 << 30)?;
             readers.push(Mutex::new(r));
         }
@@ -397,7 +400,27 @@ impl Drop for Checkpointer {
     }
 }
 
-fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
+/// A step with its history encoded beforehand, off the writer thread.
+pub(super) struct Encoded {
+    pub(super) step: Step,
+    /// First id, last id and the events' text, if the step has history.
+    pub(super) history: Option<(i64, i64, String)>,
+}
+
+impl Encoded {
+    pub(super) fn new(step: Step) -> Result<Encoded> {
+        let history = if step.history.is_empty() {
+            None
+        } else {
+            let (first, last) = sql::id_range(&step.history)?;
+            Some((first, last, sql::encode_events(&step.history)))
+        };
+        Ok(Encoded { step, history })
+    }
+}
+
+fn apply_step(conn: &Connection, encoded: &Encoded) -> Result<()> {
+    let step = &encoded.step;
     let e = step.execution.execution();
     match &step.execution {
         ExecutionWrite::Insert(_) => {
@@ -442,14 +465,8 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
             }
         }
     }
-    if !step.history.is_empty() {
-        let (first, last) = sql::id_range(&step.history)?;
-        prep(conn, sql::INSERT_EVENTS)?.execute(params![
-            e.arn,
-            first,
-            last,
-            sql::encode_events(&step.history)
-        ])?;
+    if let Some((first, last, events)) = &encoded.history {
+        prep(conn, sql::INSERT_EVENTS)?.execute(params![e.arn, first, last, events])?;
     }
     if !step.timers_cleared.is_empty() {
         let mut st = prep(conn, sql::CLEAR_TIMER)?;
@@ -497,15 +514,36 @@ fn apply_step(conn: &Connection, step: &Step) -> Result<()> {
 /// Prepares a statement written with PostgreSQL's `$n` placeholders: SQLite reads `$n` as
 /// a named parameter numbered by first appearance, so they become `?n`.
 fn prep<'c>(conn: &'c Connection, sql: &str) -> Result<rusqlite::CachedStatement<'c>> {
-    let mut text = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(ch) = chars.next() {
-        if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            text.push('?');
-        } else {
-            text.push(ch);
-        }
+    if !sql.contains('$') {
+        return Ok(conn.prepare_cached(sql)?);
     }
+    thread_local! {
+        /// Converted texts by original text, so each is converted once per thread.
+        static CONVERTED: std::cell::RefCell<std::collections::HashMap<String, String>> =
+            std::cell::RefCell::default();
+    }
+    let cached = CONVERTED.with(|c| c.borrow().get(sql).cloned());
+    let text = match cached {
+        Some(t) => t,
+        None => {
+            let mut text = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(ch) = chars.next() {
+                if ch == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    text.push('?');
+                } else {
+                    text.push(ch);
+                }
+            }
+            CONVERTED.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() < 256 {
+                    c.insert(sql.to_owned(), text.clone());
+                }
+            });
+            text
+        }
+    };
     Ok(conn.prepare_cached(&text)?)
 }
 

@@ -395,7 +395,8 @@ impl Executions for SqliteStore {
 #[async_trait]
 impl Steps for SqliteStore {
     async fn commit(&self, step: Step) -> Result<()> {
-        self.write(move |c| apply_step(c, &step)).await
+        let encoded = Encoded::new(step)?;
+        self.write(move |c| apply_step(c, &encoded)).await
     }
 }
 
