@@ -210,6 +210,23 @@ async fn main() {
         "sleepers" => sleepers(&engine, &store, &a, &label).await,
         other => eprintln!("unknown workload {other}"),
     }
+    // Leave nothing behind for the next run to flush or page through.
+    match a.backend.as_str() {
+        "sqlite" => {
+            let _ = std::fs::remove_dir_all(&a.data);
+        }
+        "postgres" => {
+            if let Ok((c, conn)) = tokio_postgres::connect(&a.url, tokio_postgres::NoTls).await {
+                tokio::spawn(conn);
+                let schema = format!("bench_{}", std::process::id());
+                let _ = c
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .await;
+            }
+        }
+        _ => {}
+    }
+    std::process::exit(0);
 }
 
 async fn transitions(engine: &Engine, d: &Instant0, a: &Args, label: &str) {
