@@ -210,8 +210,8 @@ fn executions_survive_sigkill_on_sqlite() {
 
 #[test]
 fn executions_survive_sigkill_on_postgres() {
-    let url = postgres_schema("crash");
-    crash_test("crash-postgres", &["--postgres", &url]);
+    let schema = postgres_schema("crash");
+    crash_test("crash-postgres", &["--postgres", &schema.url]);
 }
 
 /// PostgreSQL drops every connection of the node (as a server restart or a network cut
@@ -219,7 +219,8 @@ fn executions_survive_sigkill_on_postgres() {
 #[test]
 fn the_node_reconnects_when_postgres_drops_it() {
     let app = format!("cirrus_reconnect_{}", std::process::id());
-    let url = format!("{}&application_name={app}", postgres_schema("reconnect"));
+    let schema = postgres_schema("reconnect");
+    let url = format!("{}&application_name={app}", schema.url);
     let node = NodeProcess::start(&temp_dir("reconnect"), &["--postgres", &url]);
     let definition = json!({"StartAt": "Nap", "States": {
         "Nap": {"Type": "Wait", "Seconds": 2, "Next": "Done"},

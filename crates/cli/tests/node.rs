@@ -331,8 +331,9 @@ fn activities_failures_and_redrive() {
 #[test]
 fn a_given_key_pair_replaces_the_node_s_own() {
     let data = temp_dir("keys");
-    let node = NodeProcess::start(&data, &[]);
+    let mut node = NodeProcess::start(&data, &[]);
     let made = node.aws_env();
+    node.keep_data = true;
     drop(node);
     let secret = "s3cr3t/s3cr3t/s3cr3t/s3cr3t/s3cr3t/abcd";
     let node = NodeProcess::start(

@@ -37,6 +37,8 @@ pub struct NodeProcess {
     pub child: Option<Child>,
     pub endpoint: String,
     pub token: String,
+    /// Keep the data directory when dropped (for a node started again on it).
+    pub keep_data: bool,
 }
 
 impl NodeProcess {
@@ -49,6 +51,7 @@ impl NodeProcess {
             child: None,
             endpoint: String::new(),
             token: String::new(),
+            keep_data: false,
         };
         n.launch();
         n
@@ -161,8 +164,12 @@ impl NodeProcess {
 }
 
 impl Drop for NodeProcess {
+    /// Kills the node; its data directory stays only when the test failed, for its log.
     fn drop(&mut self) {
         self.kill();
+        if !std::thread::panicking() && !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
@@ -388,9 +395,30 @@ impl Drop for FileLock {
     }
 }
 
-/// A PostgreSQL URL for a fresh schema of its own (`CIRRUS_TEST_POSTGRES`, default the
-/// machine's server), made with psql.
-pub fn postgres_schema(name: &str) -> String {
+/// A fresh PostgreSQL schema (`CIRRUS_TEST_POSTGRES`, default the machine's server), made
+/// with psql and dropped when the test passes.
+pub struct Schema {
+    base: String,
+    name: String,
+    /// The URL that puts a node in the schema.
+    pub url: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = Command::new("psql")
+                .arg(&self.base)
+                .args(["-q", "-c"])
+                .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+pub fn postgres_schema(name: &str) -> Schema {
     let base = std::env::var("CIRRUS_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let schema = format!("{name}_{}_{}", std::process::id(), now_ms());
@@ -404,5 +432,9 @@ pub fn postgres_schema(name: &str) -> String {
         ok,
         "cannot create a schema in PostgreSQL at {base} (is it running?)"
     );
-    format!("{base}?options=-csearch_path%3D{schema}")
+    Schema {
+        url: format!("{base}?options=-csearch_path%3D{schema}"),
+        base,
+        name: schema,
+    }
 }
