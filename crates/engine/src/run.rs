@@ -373,8 +373,12 @@ impl Engine {
         }
         effects.extend(loaded.exec.run(ts));
 
-        let mut record = loaded.record.clone();
-        let mut step = Step::new(ExecutionWrite::Update(record.clone()));
+        // The record is copied once, into the step, and changed there.
+        let mut step = Step::new(if insert {
+            ExecutionWrite::Insert(loaded.record.clone())
+        } else {
+            ExecutionWrite::Update(loaded.record.clone())
+        });
         step.tasks_finished = step_tasks_finished;
         step.timers_cleared = timers_cleared;
         let mut finished = false;
@@ -390,6 +394,7 @@ impl Engine {
                 Effect::CancelTimer(t) => step.timers_cleared.push(t.0),
                 Effect::Finished(outcome) => {
                     finished = true;
+                    let record = step.execution.execution_mut();
                     record.status = outcome.status().into();
                     record.stop_ms = Some(now);
                     match outcome {
@@ -404,6 +409,7 @@ impl Engine {
                 }
             }
         }
+        let record = step.execution.execution_mut();
         record.event_count = loaded.exec.event_count();
         record.ready = loaded.exec.is_runnable();
         step.history = loaded
@@ -413,16 +419,13 @@ impl Engine {
             .map(history_row)
             .collect();
         if insert || restarted || finished {
-            step.events.push(StatusChange::outbox_event(&record, now));
+            let event = StatusChange::outbox_event(step.execution.execution(), now);
+            step.events.push(event);
         }
         let checkpoint = serde_json::to_vec(loaded.exec.checkpoint())
             .map_err(|e| EngineError::Internal(format!("checkpoint: {e}")))?;
         step.checkpoint = Some(checkpoint);
-        step.execution = if insert {
-            ExecutionWrite::Insert(record.clone())
-        } else {
-            ExecutionWrite::Update(record.clone())
-        };
+        let record = step.execution.execution().clone();
         self.store_for(&arn).commit(step).await?;
         loaded.record = record;
         if insert || restarted || finished {

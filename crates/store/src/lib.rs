@@ -70,6 +70,14 @@ impl From<tokio_postgres::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Milliseconds since the Unix epoch, for migration records.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// One page of a listing: items after the key `after` (exclusive), in key order.
 #[derive(Debug, Clone, Default)]
 pub struct Page<'a> {
@@ -159,6 +167,12 @@ pub enum ExecutionWrite {
 
 impl ExecutionWrite {
     pub fn execution(&self) -> &Execution {
+        match self {
+            ExecutionWrite::Insert(e) | ExecutionWrite::Update(e) => e,
+        }
+    }
+
+    pub fn execution_mut(&mut self) -> &mut Execution {
         match self {
             ExecutionWrite::Insert(e) | ExecutionWrite::Update(e) => e,
         }

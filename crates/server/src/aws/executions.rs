@@ -40,6 +40,20 @@ pub(crate) fn redrive_status(x: &Execution) -> (&'static str, Option<&'static st
     }
 }
 
+/// `output` (with `outputDetails`), `error` and `cause`, where the execution has them.
+fn outcome_fields(v: &mut Value, x: &Execution) {
+    if let Some(o) = &x.output {
+        v["output"] = json!(o);
+        v["outputDetails"] = json!({ "included": true });
+    }
+    if let Some(e) = &x.error {
+        v["error"] = json!(e);
+    }
+    if let Some(c) = &x.cause {
+        v["cause"] = json!(c);
+    }
+}
+
 pub(super) fn describe_value(x: &Execution) -> Value {
     let mut v = json!({
         "executionArn": x.arn,
@@ -54,16 +68,7 @@ pub(super) fn describe_value(x: &Execution) -> Value {
     if let Some(s) = x.stop_ms {
         v["stopDate"] = epoch(s);
     }
-    if let Some(o) = &x.output {
-        v["output"] = json!(o);
-        v["outputDetails"] = json!({ "included": true });
-    }
-    if let Some(e) = &x.error {
-        v["error"] = json!(e);
-    }
-    if let Some(c) = &x.cause {
-        v["cause"] = json!(c);
-    }
+    outcome_fields(&mut v, x);
     if let Some(a) = &x.version_arn {
         v["stateMachineVersionArn"] = json!(a);
     }
@@ -119,16 +124,7 @@ pub(super) async fn start_sync(e: &Engine, b: &Body) -> ApiResult {
             "billedDurationInMilliseconds": x.stop_ms.unwrap_or(x.start_ms) - x.start_ms,
         },
     });
-    if let Some(o) = &x.output {
-        v["output"] = json!(o);
-        v["outputDetails"] = json!({ "included": true });
-    }
-    if let Some(err) = &x.error {
-        v["error"] = json!(err);
-    }
-    if let Some(c) = &x.cause {
-        v["cause"] = json!(c);
-    }
+    outcome_fields(&mut v, &x);
     Ok(v)
 }
 

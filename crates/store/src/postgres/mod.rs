@@ -144,13 +144,6 @@ async fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`, libpq's key=value form works
     /// too; `options=-csearch_path%3Dschema` picks a schema) and migrates the schema.
