@@ -12,6 +12,8 @@
 //! - [`Timers`] and [`Tasks`]: what the timer service and the dispatcher read back after a
 //!   restart, and the activity queue.
 //! - [`Outbox`]: execution status events, in order, for the event router.
+//! - [`Functions`]: functions, their code (by digest), versions, aliases and user routes.
+//! - [`Invocations`]: the durable queue of asynchronous invocations and their dead letters.
 //!
 //! Backends: [`memory::MemoryStore`] (tests and EXPRESS executions), [`sqlite::SqliteStore`]
 //! (the default: one file in the data directory; a writer thread does group commit) and
@@ -250,9 +252,86 @@ pub trait Outbox: Send + Sync {
     async fn acknowledge_events(&self, upto: u64) -> Result<()>;
 }
 
+/// Functions, their code, published versions and aliases. Written by the API, read by the
+/// pools when they start an instance of a version they have not seen.
+#[async_trait]
+pub trait Functions: Send + Sync {
+    /// Fails with `Conflict` if the name exists.
+    async fn create_function(&self, function: &Function) -> Result<()>;
+    /// Replaces the function's record if its stored `revision_id` is `expected_revision`;
+    /// `Conflict` if it is another, `NotFound` if the function is absent.
+    async fn update_function(&self, function: &Function, expected_revision: &str) -> Result<()>;
+    async fn function(&self, name: &str) -> Result<Option<Function>>;
+    /// Functions by name, after `page.after`.
+    async fn functions(&self, page: Page<'_>) -> Result<Vec<Function>>;
+    /// Deletes the function with its versions and aliases (and routes naming it); its code
+    /// stays until no function or version names the digest.
+    async fn delete_function(&self, name: &str) -> Result<bool>;
+    /// Publishes `$LATEST` as the function's next version number, atomically: stores
+    /// `version` with `number` set to the function's `next_version` and increments that.
+    /// `Conflict` if the function's revision is not `expected_revision` (when given).
+    async fn publish_function_version(
+        &self,
+        version: &FunctionVersion,
+        expected_revision: Option<&str>,
+    ) -> Result<FunctionVersion>;
+    async fn function_version(&self, function: &str, number: u64)
+    -> Result<Option<FunctionVersion>>;
+    /// Versions of a function, oldest first.
+    async fn function_versions(&self, function: &str) -> Result<Vec<FunctionVersion>>;
+    async fn delete_function_version(&self, function: &str, number: u64) -> Result<bool>;
+    /// Creates an alias (`Conflict` if it exists).
+    async fn create_function_alias(&self, alias: &FunctionAlias) -> Result<()>;
+    /// Replaces an alias (`NotFound` if it is absent).
+    async fn update_function_alias(&self, alias: &FunctionAlias) -> Result<()>;
+    async fn function_alias(&self, function: &str, name: &str) -> Result<Option<FunctionAlias>>;
+    async fn function_aliases(&self, function: &str) -> Result<Vec<FunctionAlias>>;
+    async fn delete_function_alias(&self, function: &str, name: &str) -> Result<bool>;
+    /// Keeps code (a component or a zip) under its sha256 digest; storing the same digest
+    /// again is not an error.
+    async fn put_code(&self, digest: &str, code: &[u8]) -> Result<()>;
+    async fn code(&self, digest: &str) -> Result<Option<Vec<u8>>>;
+    /// Creates or replaces a route.
+    async fn put_route(&self, route: &Route) -> Result<()>;
+    async fn delete_route(&self, route_key: &str) -> Result<bool>;
+    async fn routes(&self) -> Result<Vec<Route>>;
+}
+
+/// The durable queue of asynchronous invocations and their dead letters.
+#[async_trait]
+pub trait Invocations: Send + Sync {
+    /// Durable when it returns. `Conflict` if the id exists.
+    async fn enqueue_invocation(&self, invocation: &QueuedInvocation) -> Result<()>;
+    /// Invocations due at or before `until_ms`, earliest first, at most `limit`.
+    async fn due_invocations(&self, until_ms: i64, limit: usize) -> Result<Vec<QueuedInvocation>>;
+    /// The earliest `due_ms` of any queued invocation.
+    async fn next_invocation_due(&self) -> Result<Option<i64>>;
+    /// Records a failed delivery: new attempt count, due time and error.
+    async fn reschedule_invocation(&self, invocation: &QueuedInvocation) -> Result<()>;
+    /// Removes a delivered invocation; `false` if it was not queued.
+    async fn finish_invocation(&self, id: &str) -> Result<bool>;
+    /// Moves an invocation to the dead letters, atomically.
+    async fn dead_letter_invocation(&self, letter: &DeadLetter) -> Result<()>;
+    /// Dead letters, newest first, of one function or all.
+    async fn dead_letters(&self, function: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>>;
+    async fn delete_dead_letter(&self, id: &str) -> Result<bool>;
+    /// How many invocations are queued (for metrics and tests).
+    async fn queued_invocations(&self) -> Result<u64>;
+}
+
 /// Everything a node needs from its store.
 pub trait Store:
-    Machines + Activities + Executions + Steps + Timers + Tasks + Outbox + Send + Sync
+    Machines
+    + Activities
+    + Executions
+    + Steps
+    + Timers
+    + Tasks
+    + Outbox
+    + Functions
+    + Invocations
+    + Send
+    + Sync
 {
     /// The backend's name for logs: `memory`, `sqlite`, `postgres`.
     fn backend(&self) -> &'static str;

@@ -175,3 +175,87 @@ pub struct Event {
     /// The event's detail object as JSON text.
     pub detail: String,
 }
+
+/// A function: its current (`$LATEST`) configuration and code. The configuration is a JSON
+/// document the node defines (runtime, handler, memory, timeout, environment, scaling,
+/// event-invoke settings, ...); the store keeps it as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    pub name: String,
+    pub config: String,
+    /// The sha256 (hex) of the code, kept with [`Functions::put_code`].
+    pub code_digest: String,
+    /// Changes with every update; `UpdateFunction*` and `PublishVersion` may name the one
+    /// they expect.
+    pub revision_id: String,
+    /// The number the next published version gets (1 for a new function).
+    pub next_version: u64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// An immutable published version of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionVersion {
+    pub function: String,
+    pub number: u64,
+    pub config: String,
+    pub code_digest: String,
+    pub revision_id: String,
+    pub created_ms: i64,
+}
+
+/// A function alias: a name for a version, with optional weighted routing to a second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionAlias {
+    pub function: String,
+    pub name: String,
+    /// The version number as text (`"3"`), or `$LATEST`.
+    pub version: String,
+    /// `{"2": 0.1}` (extra version → weight) as JSON text, `{}` when none.
+    pub routing: String,
+    pub description: String,
+    pub revision_id: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// An accepted asynchronous invocation (an `Event` Invoke, an event-rule delivery),
+/// durable from the moment `enqueue_invocation` returns until it is finished or
+/// dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedInvocation {
+    /// Unique; the Lambda request id.
+    pub id: String,
+    pub function: String,
+    /// `$LATEST`, a version number or an alias.
+    pub qualifier: String,
+    pub payload: Vec<u8>,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    /// Not delivered before this time.
+    pub due_ms: i64,
+    pub created_ms: i64,
+    /// Why the last delivery failed (JSON text, the function's error document), if one did.
+    pub last_error: Option<String>,
+}
+
+/// An asynchronous invocation that ran out of retries or age, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub invocation: QueuedInvocation,
+    /// `RetriesExhausted`, `EventAgeExceeded`, `FunctionNotFound`, ...
+    pub reason: String,
+    pub failed_ms: i64,
+}
+
+/// A user route on the routes listener: `GET /orders/{id}` → a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `METHOD /path` with `{param}` and a trailing `{proxy+}` allowed; `ANY` as method.
+    pub route_key: String,
+    pub function: String,
+    /// `$LATEST`, a version number or an alias.
+    pub qualifier: String,
+    pub created_ms: i64,
+}

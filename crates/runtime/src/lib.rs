@@ -1,0 +1,16 @@
+//! Cirrus's function runtimes. This crate owns running function code, and nothing about
+//! where functions are stored or how they are called:
+//!
+//! - [`types`]: what a function version is ([`FunctionSpec`]), what an invocation carries
+//!   and what comes back;
+//! - `wasm`: WebAssembly components (`wasi:http/incoming-handler`) on wasmtime, compiled once
+//!   per version and cached by digest, instantiated from a pooling allocator, with memory
+//!   caps and CPU deadlines;
+//! - `process`: any executable speaking the AWS Lambda Runtime API, served to each instance,
+//!   plus Cirrus's built-in `python3` and `nodejs` bootstraps;
+//! - `pool`: per function version, the instances, concurrency limits, throttling, scale-up on
+//!   demand and idle reaping down to zero.
+
+pub mod types;
+
+pub use types::*;
