@@ -18,7 +18,8 @@ use crate::*;
 
 mod records;
 
-const SCHEMA: &[&str] = &[r#"
+const SCHEMA: &[&str] = &[
+    r#"
 CREATE TABLE machines (
     arn TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, definition TEXT NOT NULL,
     role_arn TEXT NOT NULL, description TEXT NOT NULL, logging TEXT, revision_id TEXT NOT NULL,
@@ -68,7 +69,46 @@ CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, detail_type TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE functions (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, code_digest TEXT NOT NULL,
+    revision_id TEXT NOT NULL, next_version INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX functions_by_code ON functions (code_digest);
+CREATE TABLE function_versions (
+    function TEXT NOT NULL, number INTEGER NOT NULL, config TEXT NOT NULL,
+    code_digest TEXT NOT NULL, revision_id TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    PRIMARY KEY (function, number)
+);
+CREATE INDEX function_versions_by_code ON function_versions (code_digest);
+CREATE TABLE function_aliases (
+    function TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, routing TEXT NOT NULL,
+    description TEXT NOT NULL, revision_id TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL, PRIMARY KEY (function, name)
+);
+CREATE TABLE code (digest TEXT PRIMARY KEY, code BLOB NOT NULL);
+CREATE TABLE routes (
+    route_key TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX routes_by_function ON routes (function);
+CREATE TABLE invocations (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX invocations_due ON invocations (due_ms, id);
+CREATE TABLE dead_letters (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+    last_error TEXT, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL
+);
+CREATE INDEX dead_letters_by_function ON dead_letters (function, failed_ms, id);
+CREATE INDEX dead_letters_by_time ON dead_letters (failed_ms, id);
+"#,
+];
 
 /// How hard commits hold on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +173,9 @@ impl Columns for rusqlite::Row<'_> {
         Ok(self.get(i)?)
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
         Ok(self.get(i)?)
     }
 }
