@@ -3,6 +3,15 @@
 //! sending the whole batch's statements pipelined inside one transaction (group commit).
 //! If a batch fails, its steps are retried one transaction each, so one bad step fails
 //! alone. Reads and the rare definition writes share one pipelined connection.
+//!
+//! Functions and invocations are written on that connection too, one committed statement
+//! per call. Writes that touch several tables (publishing a version, deleting a function
+//! with everything naming it, dead-lettering) are single statements with data-modifying
+//! `WITH` clauses, atomic without a transaction on the shared client. Their parts all see
+//! the rows as they were before the statement, which the SQL accounts for. Publishing
+//! increments the function's `next_version` with an `UPDATE`, whose row lock makes
+//! concurrent publishes (from any node) take numbers one after another. Code is a BYTEA
+//! parameter; a put of tens of megabytes delays the reads pipelined behind it.
 
 use std::future::Future;
 use std::pin::Pin;

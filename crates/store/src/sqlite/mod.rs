@@ -5,6 +5,13 @@
 //! copies the write-ahead log into the database (checkpoints) off the writer's time.
 //! Reads use a small pool of read-only connections on blocking threads, which WAL lets
 //! run beside the writer.
+//!
+//! Function and invocation writes are writer jobs too, so each is durable when its call
+//! returns and the multi-statement ones (publishing a version, deleting a function with
+//! everything naming it, dead-lettering) are atomic and serialized with every other write.
+//! Code is a plain BLOB in a rowid table (a WITHOUT ROWID table would copy large rows on
+//! every page split); a put of tens of megabytes holds the writer while it is written, so
+//! the steps queued behind it wait that long.
 
 use std::path::Path;
 use std::sync::mpsc;
