@@ -622,3 +622,42 @@ fn query_one<T>(
 fn limit(n: usize) -> i64 {
     if n == 0 { -1 } else { n as i64 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made before functions existed (schema version 1) gains their tables and
+    /// keeps its data.
+    #[tokio::test]
+    async fn a_version_1_database_migrates() {
+        let dir = std::env::temp_dir().join(format!("cirrus-store-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v1.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+            )
+            .unwrap();
+            c.execute_batch(SCHEMA[0]).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (1, 0)",
+                [],
+            )
+            .unwrap();
+            c.execute(
+                sql::PUT_DEFINITION.replace('$', "?").as_str(),
+                params!["d", "{}"],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Durability::Normal).expect("migrate");
+        assert_eq!(store.definition("d").await.unwrap().as_deref(), Some("{}"));
+        assert_eq!(store.queued_invocations().await.unwrap(), 0);
+        assert!(store.routes().await.unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
