@@ -17,6 +17,16 @@ pub async fn run(store: Arc<dyn Store>) {
     listing(&*store).await;
     group_commit(store.clone()).await;
     retention(&*store).await;
+    functions(&*store).await;
+    publishing(&*store).await;
+    concurrent_publishing(store.clone()).await;
+    function_aliases(&*store).await;
+    code_and_routes(&*store).await;
+    deleting_functions(&*store).await;
+    large_code(&*store).await;
+    invocation_queue(&*store).await;
+    dead_letters(&*store).await;
+    functions_left_nothing(&*store).await;
 }
 
 fn machine(name: &str) -> Machine {
@@ -545,4 +555,784 @@ async fn retention(s: &dyn Store) {
             .is_empty()
     );
     assert_eq!(s.timer_count().await.unwrap(), 0);
+}
+
+fn function(name: &str, digest: &str) -> Function {
+    Function {
+        name: name.into(),
+        config: format!(r#"{{"runtime":"wasm","name":"{name}"}}"#),
+        code_digest: digest.into(),
+        revision_id: "rev-1".into(),
+        next_version: 1,
+        created_ms: 1000,
+        updated_ms: 1000,
+    }
+}
+
+/// What publishing `f`'s `$LATEST` passes (the store sets `number`).
+fn latest(f: &Function) -> FunctionVersion {
+    FunctionVersion {
+        function: f.name.clone(),
+        number: 0,
+        config: f.config.clone(),
+        code_digest: f.code_digest.clone(),
+        revision_id: f.revision_id.clone(),
+        created_ms: f.updated_ms + 1,
+    }
+}
+
+fn function_alias(function: &str, name: &str, version: &str) -> FunctionAlias {
+    FunctionAlias {
+        function: function.into(),
+        name: name.into(),
+        version: version.into(),
+        routing: "{}".into(),
+        description: String::new(),
+        revision_id: format!("{name}-1"),
+        created_ms: 2000,
+        updated_ms: 2000,
+    }
+}
+
+fn route(key: &str, function: &str) -> Route {
+    Route {
+        route_key: key.into(),
+        function: function.into(),
+        qualifier: "$LATEST".into(),
+        created_ms: 3000,
+    }
+}
+
+fn invocation(id: &str, function: &str, due_ms: i64) -> QueuedInvocation {
+    QueuedInvocation {
+        id: id.into(),
+        function: function.into(),
+        qualifier: "$LATEST".into(),
+        // Not UTF-8, with a NUL: payloads are bytes.
+        payload: vec![0, 159, 146, 150, b'{', b'}', 255],
+        attempts: 0,
+        due_ms,
+        created_ms: due_ms - 10,
+        last_error: None,
+    }
+}
+
+fn letter(invocation: QueuedInvocation, failed_ms: i64) -> DeadLetter {
+    DeadLetter {
+        invocation,
+        reason: "RetriesExhausted".into(),
+        failed_ms,
+    }
+}
+
+fn ids(v: &[QueuedInvocation]) -> Vec<&str> {
+    v.iter().map(|i| i.id.as_str()).collect()
+}
+
+fn letter_ids(v: &[DeadLetter]) -> Vec<&str> {
+    v.iter().map(|d| d.invocation.id.as_str()).collect()
+}
+
+async fn functions(s: &dyn Store) {
+    let a = function("fn-a", "sha-a");
+    let b = function("fn-b", "sha-b");
+    let c = function("fn-c", "sha-c");
+    for f in [&b, &a, &c] {
+        s.create_function(f).await.expect("create function");
+    }
+    assert!(
+        matches!(s.create_function(&a).await, Err(StoreError::Conflict(_))),
+        "creating an existing function is a conflict"
+    );
+    assert_eq!(s.function(&a.name).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.function("fn-nobody").await.unwrap(), None);
+
+    let names = |v: Vec<Function>| v.into_iter().map(|f| f.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.functions(Page::default()).await.unwrap()),
+        vec!["fn-a", "fn-b", "fn-c"],
+        "functions are listed by name"
+    );
+    assert_eq!(
+        names(
+            s.functions(Page {
+                after: None,
+                limit: 2
+            })
+            .await
+            .unwrap()
+        ),
+        vec!["fn-a", "fn-b"],
+        "the limit holds"
+    );
+    assert_eq!(
+        names(
+            s.functions(Page {
+                after: Some("fn-b"),
+                limit: 2
+            })
+            .await
+            .unwrap()
+        ),
+        vec!["fn-c"],
+        "paging continues after the key"
+    );
+    assert!(
+        s.functions(Page {
+            after: Some("fn-c"),
+            limit: 0
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+
+    // Updating checks the revision.
+    let mut a2 = a.clone();
+    a2.config = r#"{"runtime":"wasm","memory":256}"#.into();
+    a2.code_digest = "sha-a2".into();
+    a2.revision_id = "rev-2".into();
+    a2.updated_ms = 5000;
+    // The caller's next_version is not written: publishing owns it.
+    a2.next_version = 77;
+    s.update_function(&a2, "rev-1")
+        .await
+        .expect("update at the expected revision");
+    let stored = s.function(&a.name).await.unwrap().expect("stored");
+    assert_eq!(
+        stored,
+        Function {
+            next_version: 1,
+            ..a2.clone()
+        },
+        "an update replaces the record but next_version"
+    );
+    let mut stale = a2.clone();
+    stale.revision_id = "rev-3".into();
+    stale.config = "{}".into();
+    assert!(
+        matches!(
+            s.update_function(&stale, "rev-1").await,
+            Err(StoreError::Conflict(_))
+        ),
+        "an update at another revision is a conflict"
+    );
+    assert_eq!(
+        s.function(&a.name).await.unwrap().unwrap().revision_id,
+        "rev-2",
+        "a conflicting update changes nothing"
+    );
+    assert!(
+        matches!(
+            s.update_function(&function("fn-nobody", "x"), "rev-1")
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "updating a missing function is not found"
+    );
+    assert_eq!(s.function("fn-nobody").await.unwrap(), None);
+
+    for f in [&a, &b, &c] {
+        assert!(s.delete_function(&f.name).await.unwrap());
+    }
+    assert!(!s.delete_function(&a.name).await.unwrap());
+    assert!(s.functions(Page::default()).await.unwrap().is_empty());
+}
+
+async fn publishing(s: &dyn Store) {
+    let f = function("fn-pub", "sha-pub-1");
+    s.create_function(&f).await.unwrap();
+    assert!(
+        s.function_versions(&f.name).await.unwrap().is_empty(),
+        "a new function has no versions"
+    );
+
+    let v1 = s
+        .publish_function_version(&latest(&f), None)
+        .await
+        .expect("publish");
+    assert_eq!(
+        v1,
+        FunctionVersion {
+            number: 1,
+            ..latest(&f)
+        },
+        "the first version is 1, whatever number the caller passed"
+    );
+    assert_eq!(s.function(&f.name).await.unwrap().unwrap().next_version, 2);
+    assert_eq!(
+        s.function_version(&f.name, 1).await.unwrap(),
+        Some(v1.clone())
+    );
+
+    // A new $LATEST, published at its revision.
+    let mut f2 = f.clone();
+    f2.code_digest = "sha-pub-2".into();
+    f2.revision_id = "rev-2".into();
+    f2.updated_ms = 6000;
+    s.update_function(&f2, "rev-1").await.unwrap();
+    assert!(
+        matches!(
+            s.publish_function_version(&latest(&f2), Some("rev-1"))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "publishing at another revision is a conflict"
+    );
+    assert_eq!(
+        s.function(&f.name).await.unwrap().unwrap().next_version,
+        2,
+        "a conflicting publish takes no number"
+    );
+    assert_eq!(s.function_versions(&f.name).await.unwrap().len(), 1);
+    let v2 = s
+        .publish_function_version(&latest(&f2), Some("rev-2"))
+        .await
+        .expect("publish at the expected revision");
+    assert_eq!(v2.number, 2);
+    assert_eq!(v2.code_digest, "sha-pub-2");
+    assert_eq!(
+        s.function(&f.name).await.unwrap().unwrap().revision_id,
+        "rev-2",
+        "publishing does not change the function's revision"
+    );
+
+    assert!(
+        matches!(
+            s.publish_function_version(&latest(&function("fn-nobody", "x")), None)
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "publishing a missing function is not found"
+    );
+    assert!(s.function_versions("fn-nobody").await.unwrap().is_empty());
+
+    assert_eq!(
+        s.function_versions(&f.name).await.unwrap(),
+        vec![v1.clone(), v2.clone()],
+        "versions oldest first"
+    );
+    assert_eq!(s.function_version(&f.name, 3).await.unwrap(), None);
+    assert_eq!(s.function_version("fn-nobody", 1).await.unwrap(), None);
+
+    // Deleting the newest version does not give its number out again.
+    assert!(s.delete_function_version(&f.name, 2).await.unwrap());
+    assert!(!s.delete_function_version(&f.name, 2).await.unwrap());
+    assert_eq!(s.function_version(&f.name, 2).await.unwrap(), None);
+    let v3 = s
+        .publish_function_version(&latest(&f2), None)
+        .await
+        .unwrap();
+    assert_eq!(v3.number, 3, "version numbers are never reused");
+    assert_eq!(
+        s.function_versions(&f.name)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.number)
+            .collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+
+    // Versions sort as numbers: 10 after 9.
+    for _ in 0..8 {
+        s.publish_function_version(&latest(&f2), None)
+            .await
+            .unwrap();
+    }
+    let numbers: Vec<u64> = s
+        .function_versions(&f.name)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, vec![1, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert!(s.delete_function(&f.name).await.unwrap());
+    assert!(s.function_versions(&f.name).await.unwrap().is_empty());
+}
+
+async fn concurrent_publishing(s: Arc<dyn Store>) {
+    let f = function("fn-race", "sha-race");
+    s.create_function(&f).await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        let mut v = latest(&f);
+        v.created_ms = 10_000 + i;
+        handles.push(tokio::spawn(async move {
+            s.publish_function_version(&v, Some("rev-1")).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        numbers.push(h.await.expect("task").expect("concurrent publish").number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=20).collect::<Vec<u64>>(),
+        "concurrent publishes take the numbers 1..=20, each once"
+    );
+    let stored = s.function_versions(&f.name).await.unwrap();
+    assert_eq!(stored.len(), 20);
+    assert!(
+        stored
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.number == i as u64 + 1),
+        "every version stored under its number"
+    );
+    assert_eq!(s.function(&f.name).await.unwrap().unwrap().next_version, 21);
+    assert!(s.delete_function(&f.name).await.unwrap());
+}
+
+async fn function_aliases(s: &dyn Store) {
+    let f = "fn-alias";
+    s.create_function(&function(f, "sha-alias")).await.unwrap();
+    let live = function_alias(f, "live", "1");
+    let beta = function_alias(f, "beta", "$LATEST");
+    s.create_function_alias(&live).await.expect("create alias");
+    s.create_function_alias(&beta).await.unwrap();
+    assert!(
+        matches!(
+            s.create_function_alias(&live).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "creating an existing alias is a conflict"
+    );
+    // The same alias name on another function is another alias.
+    let other = function_alias("fn-alias-other", "live", "2");
+    s.create_function_alias(&other).await.unwrap();
+
+    assert_eq!(
+        s.function_alias(f, "live").await.unwrap(),
+        Some(live.clone())
+    );
+    assert_eq!(s.function_alias(f, "nope").await.unwrap(), None);
+    assert_eq!(s.function_alias("fn-nobody", "live").await.unwrap(), None);
+    assert_eq!(
+        s.function_aliases(f).await.unwrap(),
+        vec![beta.clone(), live.clone()],
+        "aliases by name"
+    );
+
+    let mut live2 = live.clone();
+    live2.version = "2".into();
+    live2.routing = r#"{"3":0.1}"#.into();
+    live2.description = "canary".into();
+    live2.revision_id = "live-2".into();
+    live2.updated_ms = 2500;
+    s.update_function_alias(&live2).await.expect("update alias");
+    assert_eq!(
+        s.function_alias(f, "live").await.unwrap(),
+        Some(live2.clone())
+    );
+    assert_eq!(
+        s.function_alias("fn-alias-other", "live").await.unwrap(),
+        Some(other.clone()),
+        "an update changes one function's alias"
+    );
+    assert!(
+        matches!(
+            s.update_function_alias(&function_alias(f, "ghost", "1"))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "updating a missing alias is not found"
+    );
+    assert_eq!(s.function_alias(f, "ghost").await.unwrap(), None);
+
+    assert!(s.delete_function_alias(f, "beta").await.unwrap());
+    assert!(!s.delete_function_alias(f, "beta").await.unwrap());
+    assert_eq!(s.function_aliases(f).await.unwrap(), vec![live2]);
+    assert!(
+        s.delete_function_alias("fn-alias-other", "live")
+            .await
+            .unwrap()
+    );
+    assert!(s.delete_function(f).await.unwrap());
+    assert!(
+        s.function_aliases(f).await.unwrap().is_empty(),
+        "deleting a function deletes its aliases"
+    );
+}
+
+async fn code_and_routes(s: &dyn Store) {
+    s.put_code("sha-code", b"\0asm\x01\0\0\0").await.unwrap();
+    s.put_code("sha-code", b"\0asm\x01\0\0\0")
+        .await
+        .expect("storing a digest again is fine");
+    assert_eq!(
+        s.code("sha-code").await.unwrap().as_deref(),
+        Some(&b"\0asm\x01\0\0\0"[..])
+    );
+    assert_eq!(s.code("sha-none").await.unwrap(), None);
+    s.put_code("sha-empty", b"").await.unwrap();
+    assert_eq!(s.code("sha-empty").await.unwrap(), Some(Vec::new()));
+
+    let get = route("GET /orders/{id}", "fn-orders");
+    let post = route("POST /orders", "fn-orders");
+    let any = route("ANY /{proxy+}", "fn-catchall");
+    for r in [&get, &post, &any] {
+        s.put_route(r).await.expect("put route");
+    }
+    assert_eq!(
+        s.routes().await.unwrap(),
+        vec![any.clone(), get.clone(), post.clone()],
+        "routes by key"
+    );
+    let mut moved = get.clone();
+    moved.function = "fn-orders-v2".into();
+    moved.qualifier = "live".into();
+    moved.created_ms = 3500;
+    s.put_route(&moved).await.expect("replace route");
+    assert_eq!(
+        s.routes().await.unwrap(),
+        vec![any.clone(), moved.clone(), post.clone()],
+        "putting a route again replaces it"
+    );
+    assert!(s.delete_route(&post.route_key).await.unwrap());
+    assert!(!s.delete_route(&post.route_key).await.unwrap());
+    assert!(s.delete_route(&moved.route_key).await.unwrap());
+    assert!(s.delete_route(&any.route_key).await.unwrap());
+    assert!(s.routes().await.unwrap().is_empty());
+}
+
+async fn deleting_functions(s: &dyn Store) {
+    // fn-del: versions on code A and B, $LATEST on B. fn-keep shares B and has code C.
+    for (digest, code) in [
+        ("sha-del-a", &b"a"[..]),
+        ("sha-del-b", b"b"),
+        ("sha-del-c", b"c"),
+        ("sha-del-orphan", b"o"),
+    ] {
+        s.put_code(digest, code).await.unwrap();
+    }
+    let del = function("fn-del", "sha-del-a");
+    s.create_function(&del).await.unwrap();
+    s.publish_function_version(&latest(&del), None)
+        .await
+        .unwrap();
+    let mut del2 = del.clone();
+    del2.code_digest = "sha-del-b".into();
+    del2.revision_id = "rev-2".into();
+    s.update_function(&del2, "rev-1").await.unwrap();
+    s.publish_function_version(&latest(&del2), None)
+        .await
+        .unwrap();
+    s.create_function_alias(&function_alias(&del.name, "live", "2"))
+        .await
+        .unwrap();
+    s.put_route(&route("GET /del", &del.name)).await.unwrap();
+    s.put_route(&route("GET /del/{id}", &del.name))
+        .await
+        .unwrap();
+
+    let keep = function("fn-keep", "sha-del-b");
+    s.create_function(&keep).await.unwrap();
+    let mut keep_c = latest(&keep);
+    keep_c.code_digest = "sha-del-c".into();
+    s.publish_function_version(&keep_c, None).await.unwrap();
+    s.create_function_alias(&function_alias(&keep.name, "live", "1"))
+        .await
+        .unwrap();
+    s.put_route(&route("GET /keep", &keep.name)).await.unwrap();
+
+    assert!(s.delete_function(&del.name).await.unwrap());
+    assert_eq!(s.function(&del.name).await.unwrap(), None);
+    assert!(
+        s.function_versions(&del.name).await.unwrap().is_empty(),
+        "deleting a function deletes its versions"
+    );
+    assert!(
+        s.function_aliases(&del.name).await.unwrap().is_empty(),
+        "and its aliases"
+    );
+    assert_eq!(
+        s.routes().await.unwrap(),
+        vec![route("GET /keep", &keep.name)],
+        "and the routes naming it, only those"
+    );
+    assert_eq!(
+        s.code("sha-del-a").await.unwrap(),
+        None,
+        "code no function or version names any more is deleted"
+    );
+    assert_eq!(
+        s.code("sha-del-b").await.unwrap().as_deref(),
+        Some(&b"b"[..]),
+        "code another function names stays"
+    );
+    assert_eq!(
+        s.code("sha-del-c").await.unwrap().as_deref(),
+        Some(&b"c"[..]),
+        "code another function's version names stays"
+    );
+    assert_eq!(
+        s.code("sha-del-orphan").await.unwrap().as_deref(),
+        Some(&b"o"[..]),
+        "code the deleted function never named stays (it may be about to be named)"
+    );
+    assert_eq!(s.function_aliases(&keep.name).await.unwrap().len(), 1);
+    assert_eq!(s.function_versions(&keep.name).await.unwrap().len(), 1);
+    assert!(!s.delete_function(&del.name).await.unwrap());
+
+    // A function created again under the name starts afresh.
+    s.create_function(&del).await.unwrap();
+    let v = s
+        .publish_function_version(&latest(&del), None)
+        .await
+        .unwrap();
+    assert_eq!(v.number, 1, "a new function of an old name starts at 1");
+    assert!(s.delete_function(&del.name).await.unwrap());
+
+    // The last function naming B and C: both go.
+    assert!(s.delete_function(&keep.name).await.unwrap());
+    assert_eq!(s.code("sha-del-b").await.unwrap(), None);
+    assert_eq!(s.code("sha-del-c").await.unwrap(), None);
+    assert!(s.routes().await.unwrap().is_empty());
+    assert!(s.function_aliases(&keep.name).await.unwrap().is_empty());
+}
+
+async fn large_code(s: &dyn Store) {
+    // Code of tens of megabytes: a 20 MiB blob that does not compress.
+    let mut code = vec![0u8; 20 << 20];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in code.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    s.put_code("sha-large", &code).await.expect("put 20 MiB");
+    let back = s.code("sha-large").await.unwrap().expect("large code");
+    assert_eq!(back.len(), code.len(), "large code keeps its length");
+    assert!(back == code, "large code keeps its bytes");
+    let f = function("fn-large", "sha-large");
+    s.create_function(&f).await.unwrap();
+    assert!(s.delete_function(&f.name).await.unwrap());
+    assert_eq!(s.code("sha-large").await.unwrap(), None);
+}
+
+async fn invocation_queue(s: &dyn Store) {
+    assert_eq!(s.queued_invocations().await.unwrap(), 0);
+    assert_eq!(s.next_invocation_due().await.unwrap(), None);
+    assert!(s.due_invocations(i64::MAX, 10).await.unwrap().is_empty());
+
+    let c = invocation("inv-c", "fn-q", 300);
+    let b = invocation("inv-b", "fn-q", 100);
+    let d = invocation("inv-d", "fn-r", 200);
+    let mut a = invocation("inv-a", "fn-q", 100);
+    a.payload = Vec::new();
+    for i in [&c, &b, &d, &a] {
+        s.enqueue_invocation(i).await.expect("enqueue");
+    }
+    let mut again = b.clone();
+    again.due_ms = 1;
+    assert!(
+        matches!(
+            s.enqueue_invocation(&again).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "enqueueing an existing id is a conflict"
+    );
+    assert_eq!(s.queued_invocations().await.unwrap(), 4);
+    assert_eq!(s.next_invocation_due().await.unwrap(), Some(100));
+
+    let due = s.due_invocations(150, 10).await.unwrap();
+    assert_eq!(ids(&due), vec!["inv-a", "inv-b"], "due, earliest first");
+    assert_eq!(due[0], a, "an empty payload stays empty");
+    assert_eq!(due[1], b, "payloads are bytes, kept exactly");
+    assert_eq!(
+        ids(&s.due_invocations(200, 10).await.unwrap()),
+        vec!["inv-a", "inv-b", "inv-d"],
+        "due at the time counts"
+    );
+    assert_eq!(
+        ids(&s.due_invocations(i64::MAX, 3).await.unwrap()),
+        vec!["inv-a", "inv-b", "inv-d"],
+        "the limit holds"
+    );
+    assert_eq!(
+        s.due_invocations(i64::MAX, 0).await.unwrap().len(),
+        4,
+        "a limit of 0 is no limit"
+    );
+    assert!(s.due_invocations(99, 10).await.unwrap().is_empty());
+
+    // A failed delivery: later, counted, with its error; nothing else changes.
+    let mut retry = a.clone();
+    retry.attempts = 1;
+    retry.due_ms = 250;
+    retry.last_error = Some(r#"{"errorType":"Timeout"}"#.into());
+    retry.payload = b"ignored".to_vec();
+    retry.qualifier = "ignored".into();
+    s.reschedule_invocation(&retry).await.expect("reschedule");
+    let due = s.due_invocations(i64::MAX, 0).await.unwrap();
+    assert_eq!(ids(&due), vec!["inv-b", "inv-d", "inv-a", "inv-c"]);
+    assert_eq!(
+        due[2],
+        QueuedInvocation {
+            attempts: 1,
+            due_ms: 250,
+            last_error: retry.last_error.clone(),
+            ..a.clone()
+        },
+        "rescheduling changes attempts, due time and error only"
+    );
+    assert_eq!(s.next_invocation_due().await.unwrap(), Some(100));
+    assert!(
+        matches!(
+            s.reschedule_invocation(&invocation("inv-ghost", "fn-q", 1))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "rescheduling a missing invocation is not found"
+    );
+    assert_eq!(s.queued_invocations().await.unwrap(), 4);
+
+    assert!(s.finish_invocation("inv-b").await.unwrap());
+    assert!(
+        !s.finish_invocation("inv-b").await.unwrap(),
+        "finishing twice"
+    );
+    assert!(!s.finish_invocation("inv-ghost").await.unwrap());
+    assert_eq!(s.queued_invocations().await.unwrap(), 3);
+    assert_eq!(s.next_invocation_due().await.unwrap(), Some(200));
+    // A finished id may be used again.
+    s.enqueue_invocation(&b)
+        .await
+        .expect("enqueue a finished id");
+    for id in ["inv-a", "inv-b", "inv-c", "inv-d"] {
+        assert!(s.finish_invocation(id).await.unwrap());
+    }
+    assert_eq!(s.queued_invocations().await.unwrap(), 0);
+    assert_eq!(s.next_invocation_due().await.unwrap(), None);
+}
+
+async fn dead_letters(s: &dyn Store) {
+    assert!(s.dead_letters(None, 0).await.unwrap().is_empty());
+    let mut queued = Vec::new();
+    for (i, f) in ["fn-x", "fn-y", "fn-x", "fn-x", "fn-y"].iter().enumerate() {
+        let inv = invocation(&format!("dl-{i}"), f, 100 + i as i64);
+        s.enqueue_invocation(&inv).await.unwrap();
+        queued.push(inv);
+    }
+    s.enqueue_invocation(&invocation("dl-stays", "fn-x", 50))
+        .await
+        .unwrap();
+    // Letters fail at 1000, 1003, 1001, 1003, 1002 (two at once: then by id, descending).
+    let failed = [1000, 1003, 1001, 1003, 1002];
+    for (inv, ms) in queued.iter().zip(failed) {
+        let mut inv = inv.clone();
+        inv.attempts = 3;
+        inv.last_error = Some(r#"{"errorType":"Boom"}"#.into());
+        s.dead_letter_invocation(&letter(inv, ms))
+            .await
+            .expect("dead-letter");
+    }
+    assert_eq!(
+        s.queued_invocations().await.unwrap(),
+        1,
+        "dead-lettering removes from the queue"
+    );
+    assert_eq!(
+        ids(&s.due_invocations(i64::MAX, 0).await.unwrap()),
+        vec!["dl-stays"]
+    );
+
+    let all = s.dead_letters(None, 0).await.unwrap();
+    assert_eq!(
+        letter_ids(&all),
+        vec!["dl-3", "dl-1", "dl-4", "dl-2", "dl-0"],
+        "dead letters newest first"
+    );
+    assert_eq!(
+        all[4],
+        letter(
+            QueuedInvocation {
+                attempts: 3,
+                last_error: Some(r#"{"errorType":"Boom"}"#.into()),
+                ..queued[0].clone()
+            },
+            1000
+        ),
+        "a dead letter keeps the invocation as given, payload and all"
+    );
+    assert_eq!(
+        letter_ids(&s.dead_letters(None, 2).await.unwrap()),
+        vec!["dl-3", "dl-1"],
+        "the limit holds"
+    );
+    assert_eq!(
+        letter_ids(&s.dead_letters(Some("fn-x"), 0).await.unwrap()),
+        vec!["dl-3", "dl-2", "dl-0"],
+        "one function's dead letters, newest first"
+    );
+    assert_eq!(
+        letter_ids(&s.dead_letters(Some("fn-y"), 1).await.unwrap()),
+        vec!["dl-1"]
+    );
+    assert!(s.dead_letters(Some("fn-z"), 0).await.unwrap().is_empty());
+
+    assert!(
+        matches!(
+            s.dead_letter_invocation(&letter(invocation("dl-ghost", "fn-x", 1), 2000))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "dead-lettering an invocation that is not queued is not found"
+    );
+    assert!(
+        matches!(
+            s.dead_letter_invocation(&letter(queued[0].clone(), 2000))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "an invocation is dead-lettered once"
+    );
+    assert_eq!(s.dead_letters(None, 0).await.unwrap().len(), 5);
+
+    // Atomic: when the letter cannot be stored, the invocation stays queued.
+    let redo = queued[0].clone();
+    s.enqueue_invocation(&redo).await.unwrap();
+    assert!(
+        matches!(
+            s.dead_letter_invocation(&letter(redo.clone(), 3000)).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a second dead letter of one id is a conflict"
+    );
+    assert_eq!(
+        s.queued_invocations().await.unwrap(),
+        2,
+        "a failed dead-lettering leaves the invocation queued"
+    );
+    assert_eq!(
+        s.dead_letters(None, 0).await.unwrap()[4].failed_ms,
+        1000,
+        "and the first letter as it was"
+    );
+
+    assert!(s.delete_dead_letter("dl-0").await.unwrap());
+    assert!(!s.delete_dead_letter("dl-0").await.unwrap());
+    s.dead_letter_invocation(&letter(redo, 3000))
+        .await
+        .expect("dead-letter again once the letter is gone");
+    assert_eq!(
+        letter_ids(&s.dead_letters(Some("fn-x"), 0).await.unwrap()),
+        vec!["dl-0", "dl-3", "dl-2"]
+    );
+    for d in s.dead_letters(None, 0).await.unwrap() {
+        assert!(s.delete_dead_letter(&d.invocation.id).await.unwrap());
+    }
+    assert!(s.finish_invocation("dl-stays").await.unwrap());
+}
+
+async fn functions_left_nothing(s: &dyn Store) {
+    assert!(s.functions(Page::default()).await.unwrap().is_empty());
+    assert!(s.routes().await.unwrap().is_empty());
+    assert_eq!(s.queued_invocations().await.unwrap(), 0);
+    assert!(s.dead_letters(None, 0).await.unwrap().is_empty());
 }

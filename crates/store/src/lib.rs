@@ -36,7 +36,7 @@ pub enum StoreError {
     /// A record with this key exists already.
     #[error("{0} already exists")]
     Conflict(String),
-    /// The step names an execution that does not exist, or a version that is not running.
+    /// The record a call names does not exist (for a step: the execution it updates).
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("the store is closed")]
@@ -259,60 +259,81 @@ pub trait Functions: Send + Sync {
     /// Fails with `Conflict` if the name exists.
     async fn create_function(&self, function: &Function) -> Result<()>;
     /// Replaces the function's record if its stored `revision_id` is `expected_revision`;
-    /// `Conflict` if it is another, `NotFound` if the function is absent.
+    /// `Conflict` if it is another, `NotFound` if the function is absent. The stored
+    /// `next_version` is kept (publishing owns it), whatever `function` says.
     async fn update_function(&self, function: &Function, expected_revision: &str) -> Result<()>;
     async fn function(&self, name: &str) -> Result<Option<Function>>;
-    /// Functions by name, after `page.after`.
+    /// Functions by name, after `page.after`, at most `page.limit` (0: no limit).
     async fn functions(&self, page: Page<'_>) -> Result<Vec<Function>>;
     /// Deletes the function with its versions and aliases (and routes naming it); its code
-    /// stays until no function or version names the digest.
+    /// stays until no function or version names the digest. In the same transaction, the
+    /// code the function and its versions named is deleted if nothing else names it; code
+    /// it never named is left alone (it may be about to be named by a function being
+    /// created). `false` if there was no such function (its versions, aliases and routes
+    /// are deleted all the same).
     async fn delete_function(&self, name: &str) -> Result<bool>;
     /// Publishes `$LATEST` as the function's next version number, atomically: stores
     /// `version` with `number` set to the function's `next_version` and increments that.
-    /// `Conflict` if the function's revision is not `expected_revision` (when given).
+    /// `Conflict` if the function's revision is not `expected_revision` (when given),
+    /// `NotFound` if the function is absent. The `number` passed is ignored; the stored
+    /// version is returned. The function's `revision_id` does not change, and a number is
+    /// never given out again, even after its version is deleted.
     async fn publish_function_version(
         &self,
         version: &FunctionVersion,
         expected_revision: Option<&str>,
     ) -> Result<FunctionVersion>;
-    async fn function_version(&self, function: &str, number: u64)
-    -> Result<Option<FunctionVersion>>;
+    async fn function_version(
+        &self,
+        function: &str,
+        number: u64,
+    ) -> Result<Option<FunctionVersion>>;
     /// Versions of a function, oldest first.
     async fn function_versions(&self, function: &str) -> Result<Vec<FunctionVersion>>;
+    /// Deletes one version; its code stays (see [`Functions::delete_function`]).
     async fn delete_function_version(&self, function: &str, number: u64) -> Result<bool>;
     /// Creates an alias (`Conflict` if it exists).
     async fn create_function_alias(&self, alias: &FunctionAlias) -> Result<()>;
     /// Replaces an alias (`NotFound` if it is absent).
     async fn update_function_alias(&self, alias: &FunctionAlias) -> Result<()>;
     async fn function_alias(&self, function: &str, name: &str) -> Result<Option<FunctionAlias>>;
+    /// A function's aliases, by name.
     async fn function_aliases(&self, function: &str) -> Result<Vec<FunctionAlias>>;
     async fn delete_function_alias(&self, function: &str, name: &str) -> Result<bool>;
     /// Keeps code (a component or a zip) under its sha256 digest; storing the same digest
-    /// again is not an error.
+    /// again is not an error (the first bytes stay). Tens of megabytes are fine.
     async fn put_code(&self, digest: &str, code: &[u8]) -> Result<()>;
     async fn code(&self, digest: &str) -> Result<Option<Vec<u8>>>;
     /// Creates or replaces a route.
     async fn put_route(&self, route: &Route) -> Result<()>;
     async fn delete_route(&self, route_key: &str) -> Result<bool>;
+    /// Every route, by route key.
     async fn routes(&self) -> Result<Vec<Route>>;
 }
 
 /// The durable queue of asynchronous invocations and their dead letters.
 #[async_trait]
 pub trait Invocations: Send + Sync {
-    /// Durable when it returns. `Conflict` if the id exists.
+    /// Durable when it returns. `Conflict` if the id is queued (a finished or dead-lettered
+    /// id may be queued again).
     async fn enqueue_invocation(&self, invocation: &QueuedInvocation) -> Result<()>;
-    /// Invocations due at or before `until_ms`, earliest first, at most `limit`.
+    /// Invocations due at or before `until_ms`, earliest first (then by id), at most
+    /// `limit` (0: no limit).
     async fn due_invocations(&self, until_ms: i64, limit: usize) -> Result<Vec<QueuedInvocation>>;
     /// The earliest `due_ms` of any queued invocation.
     async fn next_invocation_due(&self) -> Result<Option<i64>>;
-    /// Records a failed delivery: new attempt count, due time and error.
+    /// Records a failed delivery: new attempt count, due time and error, taken from
+    /// `invocation` (its other fields are not written). `NotFound` if it is not queued.
     async fn reschedule_invocation(&self, invocation: &QueuedInvocation) -> Result<()>;
     /// Removes a delivered invocation; `false` if it was not queued.
     async fn finish_invocation(&self, id: &str) -> Result<bool>;
-    /// Moves an invocation to the dead letters, atomically.
+    /// Moves an invocation to the dead letters, atomically: removes `letter.invocation.id`
+    /// from the queue and stores `letter` as given (so the caller's final attempt count and
+    /// error). `NotFound` if it is not queued; `Conflict` if a dead letter of that id
+    /// exists, and then it stays queued.
     async fn dead_letter_invocation(&self, letter: &DeadLetter) -> Result<()>;
-    /// Dead letters, newest first, of one function or all.
+    /// Dead letters, newest first (`failed_ms`, then id, both descending), of one function
+    /// or all, at most `limit` (0: no limit).
     async fn dead_letters(&self, function: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>>;
     async fn delete_dead_letter(&self, id: &str) -> Result<bool>;
     /// How many invocations are queued (for metrics and tests).

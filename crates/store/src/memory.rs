@@ -29,6 +29,17 @@ struct Inner {
     tokens: HashMap<String, (String, u64)>,
     events: Vec<Event>,
     next_seq: u64,
+    functions: BTreeMap<String, Function>,
+    function_versions: BTreeMap<(String, u64), FunctionVersion>,
+    function_aliases: BTreeMap<(String, String), FunctionAlias>,
+    code: HashMap<String, Vec<u8>>,
+    routes: BTreeMap<String, Route>,
+    invocations: HashMap<String, QueuedInvocation>,
+    /// `(due_ms, id)` of every queued invocation.
+    invocations_due: BTreeSet<(i64, String)>,
+    dead_letters: HashMap<String, DeadLetter>,
+    /// `(failed_ms, id)` of every dead letter; listed from the end.
+    dead_letters_by_time: BTreeSet<(i64, String)>,
 }
 
 impl MemoryStore {
@@ -464,6 +475,334 @@ impl Outbox for MemoryStore {
     async fn acknowledge_events(&self, upto: u64) -> Result<()> {
         self.lock().events.retain(|e| e.seq > upto);
         Ok(())
+    }
+}
+
+/// `limit` where 0 means no limit.
+fn at_most(limit: usize) -> usize {
+    if limit == 0 { usize::MAX } else { limit }
+}
+
+#[async_trait]
+impl Functions for MemoryStore {
+    async fn create_function(&self, function: &Function) -> Result<()> {
+        let mut g = self.lock();
+        if g.functions.contains_key(&function.name) {
+            return Err(StoreError::Conflict(format!("function {}", function.name)));
+        }
+        g.functions.insert(function.name.clone(), function.clone());
+        Ok(())
+    }
+
+    async fn update_function(&self, function: &Function, expected_revision: &str) -> Result<()> {
+        let mut g = self.lock();
+        let Some(stored) = g.functions.get_mut(&function.name) else {
+            return Err(StoreError::NotFound(format!("function {}", function.name)));
+        };
+        if stored.revision_id != expected_revision {
+            return Err(StoreError::Conflict(format!(
+                "function {} revision {}",
+                function.name, stored.revision_id
+            )));
+        }
+        let next_version = stored.next_version;
+        *stored = Function {
+            next_version,
+            ..function.clone()
+        };
+        Ok(())
+    }
+
+    async fn function(&self, name: &str) -> Result<Option<Function>> {
+        Ok(self.lock().functions.get(name).cloned())
+    }
+
+    async fn functions(&self, p: Page<'_>) -> Result<Vec<Function>> {
+        Ok(page(&self.lock().functions, p))
+    }
+
+    async fn delete_function(&self, name: &str) -> Result<bool> {
+        let mut g = self.lock();
+        let mut digests: BTreeSet<String> = BTreeSet::new();
+        let existed = match g.functions.remove(name) {
+            Some(f) => {
+                digests.insert(f.code_digest);
+                true
+            }
+            None => false,
+        };
+        g.function_versions.retain(|(f, _), v| {
+            if f == name {
+                digests.insert(v.code_digest.clone());
+            }
+            f != name
+        });
+        g.function_aliases.retain(|(f, _), _| f != name);
+        g.routes.retain(|_, r| r.function != name);
+        for digest in digests {
+            let named = g.functions.values().any(|f| f.code_digest == digest)
+                || g.function_versions
+                    .values()
+                    .any(|v| v.code_digest == digest);
+            if !named {
+                g.code.remove(&digest);
+            }
+        }
+        Ok(existed)
+    }
+
+    async fn publish_function_version(
+        &self,
+        version: &FunctionVersion,
+        expected_revision: Option<&str>,
+    ) -> Result<FunctionVersion> {
+        let mut g = self.lock();
+        let Some(f) = g.functions.get(&version.function) else {
+            return Err(StoreError::NotFound(format!(
+                "function {}",
+                version.function
+            )));
+        };
+        if expected_revision.is_some_and(|r| r != f.revision_id) {
+            return Err(StoreError::Conflict(format!(
+                "function {} revision {}",
+                f.name, f.revision_id
+            )));
+        }
+        let number = f.next_version;
+        let key = (version.function.clone(), number);
+        if g.function_versions.contains_key(&key) {
+            return Err(StoreError::Conflict(format!(
+                "function {} version {number}",
+                version.function
+            )));
+        }
+        let published = FunctionVersion {
+            number,
+            ..version.clone()
+        };
+        g.function_versions.insert(key, published.clone());
+        if let Some(f) = g.functions.get_mut(&version.function) {
+            f.next_version = number + 1;
+        }
+        Ok(published)
+    }
+
+    async fn function_version(
+        &self,
+        function: &str,
+        number: u64,
+    ) -> Result<Option<FunctionVersion>> {
+        Ok(self
+            .lock()
+            .function_versions
+            .get(&(function.to_owned(), number))
+            .cloned())
+    }
+
+    async fn function_versions(&self, function: &str) -> Result<Vec<FunctionVersion>> {
+        let g = self.lock();
+        Ok(g.function_versions
+            .range((function.to_owned(), 0)..=(function.to_owned(), u64::MAX))
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    async fn delete_function_version(&self, function: &str, number: u64) -> Result<bool> {
+        Ok(self
+            .lock()
+            .function_versions
+            .remove(&(function.to_owned(), number))
+            .is_some())
+    }
+
+    async fn create_function_alias(&self, alias: &FunctionAlias) -> Result<()> {
+        let mut g = self.lock();
+        let key = (alias.function.clone(), alias.name.clone());
+        if g.function_aliases.contains_key(&key) {
+            return Err(StoreError::Conflict(format!(
+                "alias {} of function {}",
+                alias.name, alias.function
+            )));
+        }
+        g.function_aliases.insert(key, alias.clone());
+        Ok(())
+    }
+
+    async fn update_function_alias(&self, alias: &FunctionAlias) -> Result<()> {
+        let mut g = self.lock();
+        match g
+            .function_aliases
+            .get_mut(&(alias.function.clone(), alias.name.clone()))
+        {
+            Some(a) => {
+                *a = alias.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound(format!(
+                "alias {} of function {}",
+                alias.name, alias.function
+            ))),
+        }
+    }
+
+    async fn function_alias(&self, function: &str, name: &str) -> Result<Option<FunctionAlias>> {
+        Ok(self
+            .lock()
+            .function_aliases
+            .get(&(function.to_owned(), name.to_owned()))
+            .cloned())
+    }
+
+    async fn function_aliases(&self, function: &str) -> Result<Vec<FunctionAlias>> {
+        let g = self.lock();
+        Ok(g.function_aliases
+            .range((function.to_owned(), String::new())..)
+            .take_while(|((f, _), _)| f == function)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn delete_function_alias(&self, function: &str, name: &str) -> Result<bool> {
+        Ok(self
+            .lock()
+            .function_aliases
+            .remove(&(function.to_owned(), name.to_owned()))
+            .is_some())
+    }
+
+    async fn put_code(&self, digest: &str, code: &[u8]) -> Result<()> {
+        self.lock()
+            .code
+            .entry(digest.to_owned())
+            .or_insert_with(|| code.to_vec());
+        Ok(())
+    }
+
+    async fn code(&self, digest: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.lock().code.get(digest).cloned())
+    }
+
+    async fn put_route(&self, route: &Route) -> Result<()> {
+        self.lock()
+            .routes
+            .insert(route.route_key.clone(), route.clone());
+        Ok(())
+    }
+
+    async fn delete_route(&self, route_key: &str) -> Result<bool> {
+        Ok(self.lock().routes.remove(route_key).is_some())
+    }
+
+    async fn routes(&self) -> Result<Vec<Route>> {
+        Ok(self.lock().routes.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl Invocations for MemoryStore {
+    async fn enqueue_invocation(&self, invocation: &QueuedInvocation) -> Result<()> {
+        let mut g = self.lock();
+        if g.invocations.contains_key(&invocation.id) {
+            return Err(StoreError::Conflict(format!(
+                "invocation {}",
+                invocation.id
+            )));
+        }
+        g.invocations_due
+            .insert((invocation.due_ms, invocation.id.clone()));
+        g.invocations
+            .insert(invocation.id.clone(), invocation.clone());
+        Ok(())
+    }
+
+    async fn due_invocations(&self, until_ms: i64, limit: usize) -> Result<Vec<QueuedInvocation>> {
+        let g = self.lock();
+        Ok(g.invocations_due
+            .iter()
+            .take_while(|(due, _)| *due <= until_ms)
+            .take(at_most(limit))
+            .filter_map(|(_, id)| g.invocations.get(id).cloned())
+            .collect())
+    }
+
+    async fn next_invocation_due(&self) -> Result<Option<i64>> {
+        Ok(self.lock().invocations_due.first().map(|(due, _)| *due))
+    }
+
+    async fn reschedule_invocation(&self, invocation: &QueuedInvocation) -> Result<()> {
+        let mut g = self.lock();
+        let Some(stored) = g.invocations.get_mut(&invocation.id) else {
+            return Err(StoreError::NotFound(format!(
+                "invocation {}",
+                invocation.id
+            )));
+        };
+        let old_due = stored.due_ms;
+        stored.attempts = invocation.attempts;
+        stored.due_ms = invocation.due_ms;
+        stored.last_error = invocation.last_error.clone();
+        g.invocations_due.remove(&(old_due, invocation.id.clone()));
+        g.invocations_due
+            .insert((invocation.due_ms, invocation.id.clone()));
+        Ok(())
+    }
+
+    async fn finish_invocation(&self, id: &str) -> Result<bool> {
+        let mut g = self.lock();
+        match g.invocations.remove(id) {
+            Some(i) => {
+                g.invocations_due.remove(&(i.due_ms, i.id));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn dead_letter_invocation(&self, letter: &DeadLetter) -> Result<()> {
+        let mut g = self.lock();
+        let id = &letter.invocation.id;
+        let Some(queued) = g.invocations.get(id) else {
+            return Err(StoreError::NotFound(format!("invocation {id}")));
+        };
+        if g.dead_letters.contains_key(id) {
+            return Err(StoreError::Conflict(format!("dead letter {id}")));
+        }
+        let due = queued.due_ms;
+        g.invocations.remove(id);
+        g.invocations_due.remove(&(due, id.clone()));
+        g.dead_letters_by_time
+            .insert((letter.failed_ms, id.clone()));
+        g.dead_letters.insert(id.clone(), letter.clone());
+        Ok(())
+    }
+
+    async fn dead_letters(&self, function: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>> {
+        let g = self.lock();
+        Ok(g.dead_letters_by_time
+            .iter()
+            .rev()
+            .filter_map(|(_, id)| g.dead_letters.get(id))
+            .filter(|d| function.is_none_or(|f| d.invocation.function == f))
+            .take(at_most(limit))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_dead_letter(&self, id: &str) -> Result<bool> {
+        let mut g = self.lock();
+        match g.dead_letters.remove(id) {
+            Some(d) => {
+                g.dead_letters_by_time
+                    .remove(&(d.failed_ms, d.invocation.id));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn queued_invocations(&self) -> Result<u64> {
+        Ok(self.lock().invocations.len() as u64)
     }
 }
 

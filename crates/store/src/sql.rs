@@ -35,12 +35,38 @@ pub(crate) const FINISH_TASK: &str = "DELETE FROM tasks WHERE execution_arn = $1
 pub(crate) const INSERT_OUTBOX: &str =
     "INSERT INTO outbox (time_ms, detail_type, detail) VALUES ($1, $2, $3)";
 
+pub(crate) const FUNCTION_COLUMNS: &str =
+    "name, config, code_digest, revision_id, next_version, created_ms, updated_ms";
+pub(crate) const INSERT_FUNCTION: &str = "INSERT INTO functions (name, config, code_digest, revision_id, next_version, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// `$7` is the revision the caller expects; `next_version` belongs to publishing.
+pub(crate) const UPDATE_FUNCTION: &str = "UPDATE functions SET config = $2, code_digest = $3, revision_id = $4, created_ms = $5, updated_ms = $6 WHERE name = $1 AND revision_id = $7";
+pub(crate) const FUNCTION_VERSION_COLUMNS: &str =
+    "function, number, config, code_digest, revision_id, created_ms";
+pub(crate) const INSERT_FUNCTION_VERSION: &str = "INSERT INTO function_versions (function, number, config, code_digest, revision_id, created_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const FUNCTION_ALIAS_COLUMNS: &str =
+    "function, name, version, routing, description, revision_id, created_ms, updated_ms";
+pub(crate) const INSERT_FUNCTION_ALIAS: &str = "INSERT INTO function_aliases (function, name, version, routing, description, revision_id, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub(crate) const UPDATE_FUNCTION_ALIAS: &str = "UPDATE function_aliases SET version = $3, routing = $4, description = $5, revision_id = $6, created_ms = $7, updated_ms = $8 WHERE function = $1 AND name = $2";
+pub(crate) const PUT_CODE: &str =
+    "INSERT INTO code (digest, code) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING";
+pub(crate) const ROUTE_COLUMNS: &str = "route_key, function, qualifier, created_ms";
+pub(crate) const PUT_ROUTE: &str = "INSERT INTO routes (route_key, function, qualifier, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (route_key) DO UPDATE SET function = excluded.function, qualifier = excluded.qualifier, created_ms = excluded.created_ms";
+
+pub(crate) const INVOCATION_COLUMNS: &str =
+    "id, function, qualifier, payload, attempts, due_ms, created_ms, last_error";
+pub(crate) const INSERT_INVOCATION: &str = "INSERT INTO invocations (id, function, qualifier, payload, attempts, due_ms, created_ms, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub(crate) const RESCHEDULE_INVOCATION: &str =
+    "UPDATE invocations SET attempts = $2, due_ms = $3, last_error = $4 WHERE id = $1";
+pub(crate) const DEAD_LETTER_COLUMNS: &str =
+    "id, function, qualifier, payload, attempts, due_ms, created_ms, last_error, reason, failed_ms";
+
 /// Reads columns by position from either driver's rows.
 pub(crate) trait Columns {
     fn text(&self, i: usize) -> Result<String>;
     fn opt_text(&self, i: usize) -> Result<Option<String>>;
     fn int(&self, i: usize) -> Result<i64>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>>;
 }
 
 fn unsigned(v: i64, what: &str) -> Result<u64> {
@@ -205,6 +231,74 @@ pub(crate) fn event(r: &impl Columns) -> Result<Event> {
         time_ms: r.int(1)?,
         detail_type: r.text(2)?,
         detail: r.text(3)?,
+    })
+}
+
+pub(crate) fn function(r: &impl Columns) -> Result<Function> {
+    Ok(Function {
+        name: r.text(0)?,
+        config: r.text(1)?,
+        code_digest: r.text(2)?,
+        revision_id: r.text(3)?,
+        next_version: unsigned(r.int(4)?, "next version")?,
+        created_ms: r.int(5)?,
+        updated_ms: r.int(6)?,
+    })
+}
+
+pub(crate) fn function_version(r: &impl Columns) -> Result<FunctionVersion> {
+    Ok(FunctionVersion {
+        function: r.text(0)?,
+        number: unsigned(r.int(1)?, "function version")?,
+        config: r.text(2)?,
+        code_digest: r.text(3)?,
+        revision_id: r.text(4)?,
+        created_ms: r.int(5)?,
+    })
+}
+
+pub(crate) fn function_alias(r: &impl Columns) -> Result<FunctionAlias> {
+    Ok(FunctionAlias {
+        function: r.text(0)?,
+        name: r.text(1)?,
+        version: r.text(2)?,
+        routing: r.text(3)?,
+        description: r.text(4)?,
+        revision_id: r.text(5)?,
+        created_ms: r.int(6)?,
+        updated_ms: r.int(7)?,
+    })
+}
+
+pub(crate) fn route(r: &impl Columns) -> Result<Route> {
+    Ok(Route {
+        route_key: r.text(0)?,
+        function: r.text(1)?,
+        qualifier: r.text(2)?,
+        created_ms: r.int(3)?,
+    })
+}
+
+pub(crate) fn invocation(r: &impl Columns) -> Result<QueuedInvocation> {
+    Ok(QueuedInvocation {
+        id: r.text(0)?,
+        function: r.text(1)?,
+        qualifier: r.text(2)?,
+        payload: r.bytes(3)?,
+        attempts: u32::try_from(r.int(4)?)
+            .map_err(|_| StoreError::Corrupt("invocation attempts".into()))?,
+        due_ms: r.int(5)?,
+        created_ms: r.int(6)?,
+        last_error: r.opt_text(7)?,
+    })
+}
+
+/// A dead letter: the invocation's columns, then `reason, failed_ms`.
+pub(crate) fn dead_letter(r: &impl Columns) -> Result<DeadLetter> {
+    Ok(DeadLetter {
+        invocation: invocation(r)?,
+        reason: r.text(8)?,
+        failed_ms: r.int(9)?,
     })
 }
 

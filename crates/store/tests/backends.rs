@@ -6,6 +6,7 @@ use cirrus_store::contract;
 use cirrus_store::memory::MemoryStore;
 use cirrus_store::postgres::PostgresStore;
 use cirrus_store::sqlite::{Durability, SqliteStore};
+use cirrus_store::{Function, FunctionVersion, Functions, Invocations, QueuedInvocation};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_passes_the_contract() {
@@ -23,6 +24,69 @@ async fn sqlite_passes_the_contract() {
     // Opening again finds the schema migrated and the data there.
     let again = SqliteStore::open(&path, Durability::Normal).expect("reopen");
     drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a function and invocation call wrote is there after the store is closed and opened
+/// again: each was committed before its call returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_functions_and_queued_invocations_when_reopened() {
+    let dir = std::env::temp_dir().join(format!("cirrus-store-reopen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reopen.db");
+    let _ = std::fs::remove_file(&path);
+    let f = Function {
+        name: "f".into(),
+        config: "{}".into(),
+        code_digest: "sha".into(),
+        revision_id: "r1".into(),
+        next_version: 1,
+        created_ms: 1,
+        updated_ms: 1,
+    };
+    let v = FunctionVersion {
+        function: "f".into(),
+        number: 0,
+        config: "{}".into(),
+        code_digest: "sha".into(),
+        revision_id: "r1".into(),
+        created_ms: 2,
+    };
+    let i = QueuedInvocation {
+        id: "req-1".into(),
+        function: "f".into(),
+        qualifier: "$LATEST".into(),
+        payload: vec![0, 1, 2, 255],
+        attempts: 0,
+        due_ms: 10,
+        created_ms: 5,
+        last_error: None,
+    };
+    {
+        let store = SqliteStore::open(&path, Durability::Full).expect("open");
+        store.put_code("sha", b"\0asm").await.unwrap();
+        store.create_function(&f).await.unwrap();
+        store
+            .publish_function_version(&v, Some("r1"))
+            .await
+            .unwrap();
+        store.enqueue_invocation(&i).await.unwrap();
+    }
+    let store = SqliteStore::open(&path, Durability::Full).expect("reopen");
+    assert_eq!(
+        store.function("f").await.unwrap().map(|f| f.next_version),
+        Some(2)
+    );
+    assert_eq!(
+        store.function_version("f", 1).await.unwrap(),
+        Some(FunctionVersion { number: 1, ..v })
+    );
+    assert_eq!(
+        store.code("sha").await.unwrap().as_deref(),
+        Some(&b"\0asm"[..])
+    );
+    assert_eq!(store.due_invocations(i64::MAX, 0).await.unwrap(), vec![i]);
+    drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

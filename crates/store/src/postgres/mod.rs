@@ -3,6 +3,15 @@
 //! sending the whole batch's statements pipelined inside one transaction (group commit).
 //! If a batch fails, its steps are retried one transaction each, so one bad step fails
 //! alone. Reads and the rare definition writes share one pipelined connection.
+//!
+//! Functions and invocations are written on that connection too, one committed statement
+//! per call. Writes that touch several tables (publishing a version, deleting a function
+//! with everything naming it, dead-lettering) are single statements with data-modifying
+//! `WITH` clauses, atomic without a transaction on the shared client. Their parts all see
+//! the rows as they were before the statement, which the SQL accounts for. Publishing
+//! increments the function's `next_version` with an `UPDATE`, whose row lock makes
+//! concurrent publishes (from any node) take numbers one after another. Code is a BYTEA
+//! parameter; a put of tens of megabytes delays the reads pipelined behind it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +27,8 @@ use crate::*;
 
 mod records;
 
-const SCHEMA: &[&str] = &[r#"
+const SCHEMA: &[&str] = &[
+    r#"
 CREATE TABLE machines (
     arn TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, definition TEXT NOT NULL,
     role_arn TEXT NOT NULL, description TEXT NOT NULL, logging TEXT, revision_id TEXT NOT NULL,
@@ -68,7 +78,46 @@ CREATE TABLE outbox (
     seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL, detail_type TEXT NOT NULL,
     detail TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE functions (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, code_digest TEXT NOT NULL,
+    revision_id TEXT NOT NULL, next_version BIGINT NOT NULL, created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);
+CREATE INDEX functions_by_code ON functions (code_digest);
+CREATE TABLE function_versions (
+    function TEXT NOT NULL, number BIGINT NOT NULL, config TEXT NOT NULL,
+    code_digest TEXT NOT NULL, revision_id TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    PRIMARY KEY (function, number)
+);
+CREATE INDEX function_versions_by_code ON function_versions (code_digest);
+CREATE TABLE function_aliases (
+    function TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, routing TEXT NOT NULL,
+    description TEXT NOT NULL, revision_id TEXT NOT NULL, created_ms BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL, PRIMARY KEY (function, name)
+);
+CREATE TABLE code (digest TEXT PRIMARY KEY, code BYTEA NOT NULL);
+CREATE TABLE routes (
+    route_key TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX routes_by_function ON routes (function);
+CREATE TABLE invocations (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BYTEA NOT NULL,
+    attempts BIGINT NOT NULL, due_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX invocations_due ON invocations (due_ms, id);
+CREATE TABLE dead_letters (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, qualifier TEXT NOT NULL, payload BYTEA NOT NULL,
+    attempts BIGINT NOT NULL, due_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL,
+    last_error TEXT, reason TEXT NOT NULL, failed_ms BIGINT NOT NULL
+);
+CREATE INDEX dead_letters_by_function ON dead_letters (function, failed_ms, id);
+CREATE INDEX dead_letters_by_time ON dead_letters (failed_ms, id);
+"#,
+];
 
 const WRITERS: usize = 3;
 const MAX_BATCH: usize = 512;
@@ -94,6 +143,9 @@ impl Columns for Row {
         Ok(self.try_get(i)?)
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
         Ok(self.try_get(i)?)
     }
 }
@@ -188,6 +240,11 @@ impl PostgresStore {
     ) -> Result<Vec<T>> {
         let rows = self.client().await?.query(query, params).await?;
         rows.iter().map(map).collect()
+    }
+
+    /// Runs one statement on the session; rows changed.
+    async fn execute(&self, query: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        Ok(self.client().await?.execute(query, params).await?)
     }
 
     async fn one<T>(
