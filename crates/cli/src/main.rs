@@ -8,10 +8,12 @@
 //! - `cirrus serve` runs a node ([`serve`]); `cirrus env` prints the `export` lines that
 //!   point the aws CLI and SDKs at it.
 //! - `cirrus workflow create|list`, `cirrus start`, `describe`, `history`, `stop` and
-//!   `redrive` are clients of a node's native API ([`client`]).
+//!   `redrive` are clients of a node's native API ([`client`]); so are `cirrus deploy`,
+//!   `invoke`, `logs`, `functions` and `route` ([`functions`]).
 
 mod asl_run;
 mod client;
+mod functions;
 mod serve;
 mod standin;
 
@@ -70,6 +72,13 @@ enum Command {
         /// Keep the history of EXPRESS executions (in memory, for a while after they end).
         #[arg(long)]
         express_history: bool,
+        /// Where user routes (HTTP requests to functions) are served.
+        #[arg(long, default_value = "127.0.0.1:9080")]
+        routes_listen: std::net::SocketAddr,
+        /// The wait before the first retry of a failed asynchronous invocation, in
+        /// milliseconds (doubling after).
+        #[arg(long, default_value_t = 60_000)]
+        async_retry_base_ms: u64,
         /// Accept this access key id (with --secret-access-key) instead of the node's own.
         #[arg(long, env = "CIRRUS_ACCESS_KEY_ID", requires = "secret_access_key")]
         access_key_id: Option<String>,
@@ -139,6 +148,105 @@ enum Command {
     /// Run a failed, timed-out or stopped execution again from where it ended.
     Redrive {
         execution_arn: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Deploy a function: a .wasm component, a .zip, a directory, or a Rust crate (built
+    /// for wasm32-wasip2). Deploying unchanged code and settings changes nothing.
+    Deploy {
+        name: String,
+        /// The code: a .wasm component, a .zip, a directory, or a Rust crate.
+        #[arg(long)]
+        code: PathBuf,
+        /// wasm (default for components and Rust crates), python3 (python3.12, ...),
+        /// nodejs (nodejs20.x, ...), or provided (a `bootstrap` speaking the Lambda
+        /// Runtime API).
+        #[arg(long)]
+        runtime: Option<String>,
+        /// MODULE.FUNCTION for python3 and nodejs (app.handler).
+        #[arg(long)]
+        handler: Option<String>,
+        /// Memory cap per instance, in MB (128 to 10240).
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Seconds one invocation may run (1 to 900).
+        #[arg(long)]
+        timeout: Option<u32>,
+        /// An environment variable, NAME=VALUE (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// A host a wasm function may call (repeatable): example.com, *.example.com, host:port.
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Instances kept warm when idle.
+        #[arg(long)]
+        min_instances: Option<u32>,
+        /// The most instances at once.
+        #[arg(long)]
+        max_instances: Option<u32>,
+        /// Seconds an idle instance lives.
+        #[arg(long)]
+        idle_timeout: Option<u32>,
+        /// Serve this route with the function, e.g. "GET /hello" (repeatable).
+        #[arg(long = "route", value_name = "ROUTE")]
+        routes: Vec<String>,
+        /// Also publish the result as a new version.
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Invoke a function and print its result (its output goes to stderr).
+    Invoke {
+        name: String,
+        /// The event, as JSON text, or @FILE.
+        #[arg(long)]
+        payload: Option<String>,
+        /// A version or alias.
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Queue the event and return at once (retries and dead letters apply).
+        #[arg(long = "async")]
+        asynchronous: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show invocation logs of one function or all; -f follows new ones.
+    Logs {
+        name: Option<String>,
+        #[arg(short, long)]
+        follow: bool,
+        /// How many recent records to show first.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List functions with their live instances.
+    Functions {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// User routes (served on the routes listener, 127.0.0.1:9080 by default).
+    #[command(subcommand)]
+    Route(RouteCommand),
+}
+
+#[derive(Subcommand)]
+enum RouteCommand {
+    /// Route requests like "GET /orders/{id}" to a function.
+    Add {
+        route: String,
+        function: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    Delete {
+        route: String,
         #[command(flatten)]
         data: DataDir,
     },
@@ -238,6 +346,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_request_bytes,
             fast_commits,
             express_history,
+            routes_listen,
+            async_retry_base_ms,
             access_key_id,
             secret_access_key,
         } => {
@@ -256,6 +366,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 max_request_bytes,
                 fast_commits,
                 express_history,
+                routes_listen,
+                async_retry_base: std::time::Duration::from_millis(async_retry_base_ms),
                 given_keys: access_key_id.zip(secret_access_key),
             })
         }
@@ -334,6 +446,84 @@ fn run(cli: Cli) -> Result<ExitCode> {
             execution_arn,
             data,
         } => client::redrive(&client::Client::discover(&data.path())?, &execution_arn),
+        Command::Deploy {
+            name,
+            code,
+            runtime,
+            handler,
+            memory,
+            timeout,
+            env,
+            allow_hosts,
+            min_instances,
+            max_instances,
+            idle_timeout,
+            routes,
+            publish,
+            data,
+        } => functions::deploy(
+            &client::Client::discover(&data.path())?,
+            functions::Deploy {
+                name,
+                code,
+                runtime,
+                handler,
+                memory,
+                timeout,
+                env,
+                allow_hosts,
+                min_instances,
+                max_instances,
+                idle_timeout,
+                routes,
+                publish,
+            },
+        ),
+        Command::Invoke {
+            name,
+            payload,
+            qualifier,
+            asynchronous,
+            data,
+        } => {
+            let payload = match payload {
+                Some(p) => Some(match p.strip_prefix('@') {
+                    Some(file) => parse_json(&read(Path::new(file), MAX_INPUT)?, Path::new(file))?,
+                    None => serde_json::from_str(&p).context("--payload is not valid JSON")?,
+                }),
+                None => None,
+            };
+            functions::invoke(
+                &client::Client::discover(&data.path())?,
+                &name,
+                payload,
+                qualifier.as_deref(),
+                asynchronous,
+            )
+        }
+        Command::Logs {
+            name,
+            follow,
+            limit,
+            data,
+        } => functions::logs(
+            &client::Client::discover(&data.path())?,
+            name.as_deref(),
+            follow,
+            limit.clamp(1, 1000),
+        ),
+        Command::Functions { data } => functions::list(&client::Client::discover(&data.path())?),
+        Command::Route(RouteCommand::Add {
+            route,
+            function,
+            data,
+        }) => functions::add_route(&client::Client::discover(&data.path())?, &route, &function),
+        Command::Route(RouteCommand::List { data }) => {
+            functions::list_routes(&client::Client::discover(&data.path())?)
+        }
+        Command::Route(RouteCommand::Delete { route, data }) => {
+            functions::delete_route(&client::Client::discover(&data.path())?, &route)
+        }
         Command::Asl(AslCommand::Run {
             definition,
             input,

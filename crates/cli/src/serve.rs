@@ -33,6 +33,8 @@ pub struct ServeArgs {
     pub max_request_bytes: usize,
     pub fast_commits: bool,
     pub express_history: bool,
+    pub routes_listen: SocketAddr,
+    pub async_retry_base: std::time::Duration,
     pub given_keys: Option<(String, String)>,
 }
 
@@ -50,6 +52,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         options.max_request_bytes = args.max_request_bytes;
         options.engine.express_history = args.express_history;
         options.given_keys = args.given_keys.clone();
+        options.async_retry_base = args.async_retry_base;
         options.durability = if args.fast_commits {
             Durability::Normal
         } else {
@@ -66,14 +69,36 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             Some(_) => "PostgreSQL".to_owned(),
             None => format!("SQLite in {}", args.data.display()),
         };
+        let routes = tokio::net::TcpListener::bind(args.routes_listen)
+            .await
+            .with_context(|| format!("cannot listen for user routes on {}", args.routes_listen))?;
+        let routes_addr = routes.local_addr()?;
+        node.set_routes_addr(routes_addr);
         eprintln!("cirrus: node listening on http://{addr} (state in {store})");
+        eprintln!("cirrus: user routes on http://{routes_addr}");
         eprintln!(
             "cirrus: point the aws CLI and SDKs at it with: eval \"$(cirrus env --data {})\"",
             args.data.display()
         );
-        cirrus_server::serve(node, listener, shutdown_signal())
-            .await
-            .context("the server failed")?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut stop_routes = stop_rx.clone();
+        let routes_task = tokio::spawn(cirrus_server::functions::routes::serve(
+            node.functions.clone(),
+            routes,
+            async move {
+                let _ = stop_routes.wait_for(|s| *s).await;
+            },
+        ));
+        let functions = node.functions.clone();
+        cirrus_server::serve(node, listener, async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("the server failed")?;
+        drop(stop_rx);
+        let _ = routes_task.await;
+        functions.pools().shutdown().await;
         eprintln!("cirrus: node stopped");
         Ok(ExitCode::SUCCESS)
     })

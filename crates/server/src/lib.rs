@@ -3,15 +3,20 @@
 //!
 //! - `POST /` with `X-Amz-Target: AWSStepFunctions.*`: the AWS Step Functions protocol
 //!   ([`aws`]), SigV4-signed with the node's key pair;
+//! - `/2015-03-31/functions/...` (and Lambda's other dated prefixes): the AWS Lambda API
+//!   ([`functions::lambda`]), SigV4-signed the same way;
 //! - `/v1/...`: the native JSON API ([`native`]), with the node's bearer token;
 //! - `GET /openapi.json` (the native API's description) and `GET /health`, open.
 //!
-//! [`credentials`] makes and keeps the key pair and token; [`dispatcher`] performs HTTP
-//! Tasks ([`http_task`]) for the engine.
+//! User routes are served on a second listener ([`functions::routes`]). [`functions`]
+//! deploys and invokes functions through the pools of `cirrus-runtime`; [`credentials`]
+//! makes and keeps the key pair and token; [`dispatcher`] performs HTTP Tasks
+//! ([`http_task`]) and function Tasks for the engine.
 
 pub mod aws;
 pub mod credentials;
 pub mod dispatcher;
+pub mod functions;
 pub mod http_task;
 pub mod native;
 pub mod sigv4;
@@ -24,7 +29,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use cirrus_engine::{Config, Engine};
 use cirrus_store::Store;
 use cirrus_store::postgres::PostgresStore;
@@ -49,6 +54,11 @@ pub struct NodeOptions {
     /// A key pair to accept instead of the one the node made (it replaces the pair in
     /// `credentials.json`; the bearer token stays).
     pub given_keys: Option<(String, String)>,
+    /// The wait before the first retry of a failed asynchronous invocation (doubling
+    /// after); Lambda waits a minute.
+    pub async_retry_base: std::time::Duration,
+    /// How often idle function instances are looked for.
+    pub reap_interval: std::time::Duration,
 }
 
 impl NodeOptions {
@@ -60,6 +70,8 @@ impl NodeOptions {
             max_request_bytes: 2 * 1024 * 1024,
             durability: Durability::Full,
             given_keys: None,
+            async_retry_base: std::time::Duration::from_secs(60),
+            reap_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -79,13 +91,20 @@ pub enum NodeError {
     Store(#[from] cirrus_store::StoreError),
     #[error("cannot start the engine: {0}")]
     Engine(#[from] cirrus_engine::EngineError),
+    #[error("cannot start the function runtimes: {0}")]
+    Runtime(#[from] cirrus_runtime::InvokeError),
+    #[error("cannot restore the functions: {0}")]
+    Functions(#[from] functions::FnError),
 }
 
 /// A running node's state, shared by its request handlers.
 pub struct Node {
     pub engine: Engine,
+    pub functions: Arc<functions::Functions>,
     pub credentials: NodeCredentials,
     pub options: NodeOptions,
+    /// Where user routes are served, once known.
+    routes_addr: std::sync::OnceLock<SocketAddr>,
     /// Held for the node's lifetime: one node per data directory.
     _lock: std::fs::File,
 }
@@ -127,22 +146,48 @@ impl Node {
                 options.durability,
             )?),
         };
+        let pools = cirrus_runtime::pool::Pools::new(cirrus_runtime::pool::PoolsConfig {
+            wasm: cirrus_runtime::wasm::WasmConfig::new(options.data_dir.join("compiled")),
+            process: cirrus_runtime::process::ProcessConfig::new(options.data_dir.join("instances")),
+            reap_interval: options.reap_interval,
+        })?;
+        let functions = functions::Functions::new(
+            store.clone(),
+            pools,
+            options.data_dir.join("code"),
+            options.engine.partition.clone(),
+            options.async_retry_base,
+        );
         let dispatcher = Arc::new(dispatcher::NodeDispatcher::new(
             &options.engine.partition.region,
             options.engine.max_payload_bytes,
+            functions.clone(),
         ));
         let engine = Engine::start(store, dispatcher, options.engine.clone()).await?;
+        functions.set_engine(engine.clone());
+        functions.restore().await?;
+        tokio::spawn(functions::queue::run(functions.clone()));
         Ok(Arc::new(Node {
             engine,
+            functions,
+            routes_addr: std::sync::OnceLock::new(),
             credentials,
             options,
             _lock: lock,
         }))
     }
 
+    /// Notes where user routes are served (recorded in `node.json` with the endpoint).
+    pub fn set_routes_addr(&self, addr: SocketAddr) {
+        let _ = self.routes_addr.set(addr);
+    }
+
     /// Records where the node listens, so that the CLI finds it.
     pub fn write_endpoint(&self, addr: SocketAddr) -> std::io::Result<()> {
-        let text = json!({ "endpoint": format!("http://{addr}"), "pid": std::process::id() });
+        let mut text = json!({ "endpoint": format!("http://{addr}"), "pid": std::process::id() });
+        if let Some(r) = self.routes_addr.get() {
+            text["routes"] = json!(format!("http://{r}"));
+        }
         let path = self.options.data_dir.join("node.json");
         let tmp = self.options.data_dir.join("node.json.tmp");
         std::fs::write(&tmp, text.to_string())?;
@@ -156,6 +201,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/", post(aws_protocol))
         .route("/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
         .route("/openapi.json", get(|| async { axum::Json(native::openapi::document()) }))
+        .route("/{version}/functions", any(lambda_protocol))
+        .route("/{version}/functions/{*rest}", any(lambda_protocol))
         .nest("/v1", native::routes(node.clone()))
         .fallback(|| async {
             (
@@ -192,6 +239,28 @@ async fn aws_protocol(State(node): State<Arc<Node>>, request: Request) -> Respon
     aws::handle(
         &node,
         parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        bytes,
+    )
+    .await
+}
+
+/// The AWS Lambda API, under its dated path prefixes.
+async fn lambda_protocol(State(node): State<Arc<Node>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    // Code uploads travel base64 in the body: 50 MB zips, as Lambda allows.
+    let bytes = match axum::body::to_bytes(body, node.options.max_request_bytes.max(70 << 20)).await
+    {
+        Ok(b) => b,
+        Err(_) => {
+            return functions::lambda::too_large().into_response();
+        }
+    };
+    functions::lambda::handle(
+        &node,
+        &parts.method,
         parts.uri.path(),
         parts.uri.query(),
         &parts.headers,

@@ -36,6 +36,8 @@ pub struct NodeProcess {
     pub args: Vec<String>,
     pub child: Option<Child>,
     pub endpoint: String,
+    /// Where user routes are served.
+    pub routes: String,
     pub token: String,
     /// Keep the data directory when dropped (for a node started again on it).
     pub keep_data: bool,
@@ -50,6 +52,7 @@ impl NodeProcess {
             args: args.iter().map(|s| s.to_string()).collect(),
             child: None,
             endpoint: String::new(),
+            routes: String::new(),
             token: String::new(),
             keep_data: false,
         };
@@ -68,7 +71,7 @@ impl NodeProcess {
             .arg("serve")
             .arg("--data")
             .arg(&self.data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--routes-listen", "127.0.0.1:0"])
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -83,6 +86,7 @@ impl NodeProcess {
                 && v["pid"].as_u64() == Some(u64::from(pid))
             {
                 self.endpoint = v["endpoint"].as_str().unwrap_or_default().to_owned();
+                self.routes = v["routes"].as_str().unwrap_or_default().to_owned();
                 break;
             }
             if let Some(c) = self.child.as_mut()
@@ -333,8 +337,8 @@ fn serve_connection(stream: TcpStream, calls: &Mutex<Vec<Call>>, delay: Duration
     }
 }
 
-/// The venv with boto3 and the aws CLI: `$CIRRUS_VENV`, else `~/.cache/cirrus/venv`,
-/// made (from PyPI) if it is missing.
+/// The venv with boto3, the aws CLI and awslambdaric: `$CIRRUS_VENV`, else
+/// `~/.cache/cirrus/venv`, made (from PyPI) if it is missing.
 pub fn venv() -> PathBuf {
     let dir = match std::env::var_os("CIRRUS_VENV") {
         Some(d) => PathBuf::from(d),
@@ -342,7 +346,7 @@ pub fn venv() -> PathBuf {
     };
     let ready = dir.join("bin/aws").exists()
         && Command::new(dir.join("bin/python"))
-            .args(["-c", "import boto3"])
+            .args(["-c", "import boto3, awslambdaric"])
             .status()
             .is_ok_and(|s| s.success());
     if !ready {
@@ -350,19 +354,19 @@ pub fn venv() -> PathBuf {
         std::fs::create_dir_all(dir.parent().expect("parent")).ok();
         // Two test binaries may get here at once; the first makes the venv.
         let _guard = FileLock::take(&lock);
-        if !dir.join("bin/aws").exists() {
+        if !dir.join("bin/python").exists() {
             let ok = Command::new("python3")
                 .args(["-m", "venv"])
                 .arg(&dir)
                 .status()
                 .is_ok_and(|s| s.success());
             assert!(ok, "python3 -m venv failed");
-            let ok = Command::new(dir.join("bin/pip"))
-                .args(["install", "--quiet", "boto3", "awscli"])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "pip install boto3 awscli failed");
         }
+        let ok = Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "boto3", "awscli", "awslambdaric"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "pip install boto3 awscli awslambdaric failed");
     }
     dir
 }
@@ -437,4 +441,32 @@ pub fn postgres_schema(name: &str) -> Schema {
         base,
         name: schema,
     }
+}
+
+/// Builds `examples/functions/hello-wasm` for wasm32-wasip2 (installing the target if it
+/// is missing) in the tests' own target directory, and returns the component.
+#[allow(dead_code)]
+pub fn hello_component() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/functions/hello-wasm");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2"))
+        .unwrap_or(false);
+    if !installed {
+        let ok = Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "rustup target add wasm32-wasip2 failed");
+    }
+    let ok = Command::new("cargo")
+        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "building {} failed", dir.display());
+    target.join("wasm32-wasip2/release/hello_wasm.wasm")
 }

@@ -91,6 +91,15 @@ impl IntoResponse for LambdaError {
 
 type Result<T> = std::result::Result<T, LambdaError>;
 
+/// The answer to a body over the upload limit.
+pub fn too_large() -> LambdaError {
+    LambdaError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLargeException",
+        "The request is larger than Cirrus accepts (70 MB)",
+    )
+}
+
 /// Answers one Lambda API request.
 pub async fn handle(
     node: &Node,

@@ -34,7 +34,7 @@ pub struct NativeError {
 }
 
 impl NativeError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         NativeError {
             status,
             code,
@@ -42,7 +42,7 @@ impl NativeError {
         }
     }
 
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
 }
@@ -243,6 +243,7 @@ pub fn routes(node: Arc<Node>) -> Router<Arc<Node>> {
         .route("/tasks/heartbeat", post(task_heartbeat))
         .route("/validate", post(validate))
         .route("/events", get(events))
+        .merge(crate::functions::native::routes())
         .layer(middleware::from_fn_with_state(node, authorize))
 }
 

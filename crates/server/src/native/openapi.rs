@@ -47,7 +47,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Cirrus native API",
             "version": "1",
-            "description": "State machines, executions and activities of a Cirrus node. The same resources are served over the AWS Step Functions protocol at POST / (SigV4)."
+            "description": "State machines, executions, activities, functions and user routes of a Cirrus node. The same resources are served over the AWS Step Functions protocol at POST / and the AWS Lambda API under /2015-03-31/ (SigV4)."
         },
         "servers": [{ "url": "http://127.0.0.1:9070" }],
         "security": [{ "bearer": [] }],
@@ -156,6 +156,27 @@ fn paths() -> Value {
             ]), None, returns("200", "EventList"))
         }),
     );
+    let fname = || path_param("name", "The function's name");
+    m.insert("/v1/functions".into(), json!({ "get": op("List functions with their live instances", "functions", json!([query_param("after", "List after this name", "string")]), None, returns("200", "FunctionList")) }));
+    m.insert("/v1/functions/{name}".into(), json!({
+        "put": op("Deploy a function: create it, or update its code and settings (an unchanged deploy changes nothing)", "functions", json!([fname()]), Some("Deploy"), returns("200", "Function")),
+        "get": op("Describe a function: settings, versions, aliases and pools", "functions", json!([fname()]), None, returns("200", "Function")),
+        "delete": op("Delete a function with its versions, aliases and routes", "functions", json!([fname()]), None, empty("204")) }));
+    m.insert("/v1/functions/{name}/invoke".into(), json!({ "post": op("Invoke a function with a JSON event (the body)", "functions", json!([fname(),
+        query_param("qualifier", "A version or alias", "string"), query_param("async", "true: queue the event (202) and return", "boolean")]),
+        Some("AnyJson"), returns("200", "Invocation")) }));
+    m.insert("/v1/functions/{name}/versions".into(), json!({ "post": op("Publish $LATEST as a version", "functions", json!([fname()]), Some("NewVersion"), returns("201", "FunctionVersion")) }));
+    m.insert("/v1/functions/{name}/aliases/{alias}".into(), json!({ "put": op("Create or update an alias", "functions", json!([fname(), path_param("alias", "The alias")]), Some("FunctionAlias"), returns("200", "AnyJson")) }));
+    m.insert("/v1/functions/{name}/logs".into(), json!({ "get": op("Invocation records after a sequence number, waiting up to `wait` seconds for one", "functions", json!([fname(),
+        query_param("after", "Records after this sequence number", "integer"), query_param("wait", "Seconds to wait for a new record (up to 60)", "integer"), limit]), None, returns("200", "LogRecords")) }));
+    m.insert("/v1/logs".into(), json!({ "get": op("Invocation records of every function", "functions", json!([
+        query_param("after", "Records after this sequence number", "integer"), query_param("wait", "Seconds to wait for a new record (up to 60)", "integer"), limit]), None, returns("200", "LogRecords")) }));
+    m.insert("/v1/functions/{name}/dead-letters".into(), json!({ "get": op("Asynchronous events that ran out of retries or age", "functions", json!([fname(), limit]), None, returns("200", "AnyJson")) }));
+    m.insert("/v1/functions/{name}/code".into(), json!({ "get": op("The function's code ($LATEST)", "functions", json!([fname()]), None, json!({ "200": { "description": "The component or zip" } })) }));
+    m.insert("/v1/routes".into(), json!({
+        "get": op("User routes", "routes", json!([]), None, returns("200", "AnyJson")),
+        "put": op("Route requests like GET /orders/{id} to a function", "routes", json!([]), Some("Route"), returns("200", "Route")),
+        "delete": op("Delete a route", "routes", json!([query_param("route", "The route key, e.g. GET /orders/{id}", "string")]), None, empty("204")) }));
     Value::Object(m)
 }
 
@@ -210,5 +231,31 @@ fn schemas() -> Value {
     m.insert("Validate".into(), json!({ "type": "object", "required": ["definition"], "properties": { "definition": { "type": ["object", "string"] } } }));
     m.insert("Validation".into(), json!({ "type": "object", "properties": { "result": { "enum": ["OK", "FAIL"] }, "diagnostics": { "type": "array", "items": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "location": { "type": "string" } } } } } }));
     m.insert("EventList".into(), json!({ "type": "object", "properties": { "events": { "type": "array", "items": { "type": "object", "properties": { "seq": { "type": "integer" }, "time": { "type": "string" }, "detailType": { "type": "string" }, "detail": { "type": "object" } } } } } }));
+    m.insert("AnyJson".into(), json!({ "description": "Any JSON value" }));
+    m.insert("Deploy".into(), json!({ "type": "object", "properties": {
+                    "code": { "type": "string", "contentEncoding": "base64", "description": "A WebAssembly component or a zip; required to create" },
+                    "runtime": { "type": "string", "description": "wasm, python3 (python3.12, ...), nodejs (nodejs20.x, ...), provided (provided.al2023)" },
+                    "handler": { "type": "string" }, "description": { "type": "string" },
+                    "memory_mb": { "type": "integer", "minimum": 128, "maximum": 10240 },
+                    "timeout_seconds": { "type": "integer", "minimum": 1, "maximum": 900 },
+                    "environment": { "type": "object", "additionalProperties": { "type": "string" } },
+                    "allowed_hosts": { "type": "array", "items": { "type": "string" } },
+                    "min_instances": { "type": "integer" }, "max_instances": { "type": "integer" },
+                    "per_instance": { "type": "integer" }, "idle_timeout_seconds": { "type": "integer" },
+                    "reserved_concurrency": { "type": ["integer", "null"] }, "queue_when_throttled": { "type": "boolean" },
+                    "publish": { "type": "boolean" } } }));
+    m.insert("Function".into(), json!({ "type": "object", "properties": {
+                    "name": { "type": "string" }, "arn": { "type": "string" }, "revisionId": { "type": "string" },
+                    "config": { "type": "object" }, "versions": { "type": "array" }, "aliases": { "type": "array" },
+                    "pools": { "type": "array", "items": { "type": "object" } }, "changed": { "type": "boolean" } } }));
+    m.insert("FunctionList".into(), json!({ "type": "object", "properties": { "functions": { "type": "array", "items": { "type": "object" } } } }));
+    m.insert("FunctionVersion".into(), json!({ "type": "object", "properties": { "version": { "type": "string" }, "revisionId": { "type": "string" } } }));
+    m.insert("FunctionAlias".into(), json!({ "type": "object", "required": ["version"], "properties": { "version": { "type": "string" }, "routing": { "type": "object", "additionalProperties": { "type": "number" } }, "description": { "type": "string" } } }));
+    m.insert("Invocation".into(), json!({ "type": "object", "properties": {
+                    "status": { "enum": ["ok", "error"] }, "result": {}, "error": { "type": "object" },
+                    "requestId": { "type": "string" }, "version": { "type": "string" }, "coldStart": { "type": "boolean" },
+                    "durationMs": { "type": "number" }, "logs": { "type": "string" } } }));
+    m.insert("LogRecords".into(), json!({ "type": "object", "properties": { "records": { "type": "array", "items": { "type": "object" } }, "next": { "type": "integer" } } }));
+    m.insert("Route".into(), json!({ "type": "object", "required": ["route", "function"], "properties": { "route": { "type": "string" }, "function": { "type": "string" }, "qualifier": { "type": "string" } } }));
     Value::Object(m)
 }
