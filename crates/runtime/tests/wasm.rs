@@ -497,3 +497,23 @@ async fn a_second_load_maps_the_cached_artifact_and_a_corrupt_one_is_recompiled(
     runtime.precompile(digest, bytes).unwrap();
     assert!(artifact.is_file());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guest_has_no_sockets_and_no_files() {
+    let port = pong_server().await;
+    let mut spec = spec();
+    spec.allowed_hosts = vec!["*".into()]; // Outbound HTTP is allowed; raw sockets are not.
+    let outcome = component()
+        .invoke(&spec, get(&format!("/connect?addr=127.0.0.1:{port}")))
+        .await;
+    let connected = json(&http_reply(&outcome).body);
+    assert!(connected["error"].is_string(), "{connected}");
+
+    for path in ["/etc/passwd", "Cargo.toml", "."] {
+        let outcome = component()
+            .invoke(&spec, get(&format!("/read?path={path}")))
+            .await;
+        let read = json(&http_reply(&outcome).body);
+        assert!(read["error"].is_string(), "{path}: {read}");
+    }
+}

@@ -2,12 +2,13 @@
 //! from the pool, the request handed to `wasi:http/incoming-handler`, the response read
 //! back, and whatever went wrong turned into the function's error.
 //!
-//! The guest runs in its own task, which owns the store: the invocation waits for the
-//! response, reads its body while the guest writes it, then waits for the handler to
-//! return. Two clocks bound it: the epoch callback traps the guest at the deadline while it
+//! The guest runs beside the reading of its response, in the caller's task: the
+//! invocation reads the body while the guest writes it, and ends when both the body and
+//! the handler have. Two clocks bound it: the epoch callback traps the guest at the deadline while it
 //! computes (and yields its thread every tick meanwhile), and a timer on the whole wait
 //! covers a guest blocked on I/O.
 
+use std::pin::pin;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -128,14 +129,18 @@ enum Response {
     TooLarge,
 }
 
+/// Runs `invocation` on a new instance of `pre`. `memory_ceiling` is the pool's limit per
+/// instance, which caps the function's own.
 pub(crate) async fn invoke(
     engine: &Engine,
     pre: &ProxyPre<Host>,
+    memory_ceiling: u64,
     spec: &FunctionSpec,
     invocation: Invocation,
 ) -> Outcome {
     let logs = LogSink::new(MAX_LOG_BYTES);
-    let mut store = new_store(engine, spec, &logs);
+    let memory_limit = (u64::from(spec.memory_mb) << 20).min(memory_ceiling);
+    let mut store = new_store(engine, spec, memory_limit, &logs);
 
     let (request, is_event) = match &invocation.payload {
         Payload::Http(request) => (event::http_request(request), false),
@@ -186,49 +191,63 @@ pub(crate) async fn invoke(
         }
     });
 
-    let pre = pre.clone();
-    let guest = tokio::spawn(async move {
+    // The guest and the reading of its response run side by side in this task (no spawn:
+    // no hand-offs between threads). The guest future owns the store and drops it when the
+    // handler ends, which closes the response channel and body of a guest that trapped.
+    let guest = async move {
+        // The invocation's duration counts from the handler's call (or from the start, if
+        // there is no instance to call).
+        let mut called = started;
         let end = match pre.instantiate_async(&mut store).await {
             Err(error) => GuestEnd::InitFailed(error),
-            Ok(proxy) => match proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, request, outparam)
-                .await
-            {
-                Ok(()) => GuestEnd::Returned,
-                Err(error) => GuestEnd::Trapped(error),
-            },
+            Ok(proxy) => {
+                called = Instant::now();
+                match proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, request, outparam)
+                    .await
+                {
+                    Ok(()) => GuestEnd::Returned,
+                    Err(error) => GuestEnd::Trapped(error),
+                }
+            }
         };
-        (end, store.data().memory.exceeded)
-    });
-    let abort = guest.abort_handle();
-
-    let finished = tokio::time::timeout(spec.timeout, async move {
-        let response = match receiver.await {
+        let out_of_memory = store.data().memory.exceeded;
+        drop(store);
+        (end, out_of_memory, called.elapsed())
+    };
+    let response = async move {
+        match receiver.await {
             Ok(Ok(response)) => read_response(response).await,
             Ok(Err(code)) => Response::ErrorCode(code),
             Err(_) => Response::Missing,
-        };
-        (response, guest.await)
-    })
-    .await;
-    let duration = started.elapsed();
+        }
+    };
+    let both = async move {
+        let (mut guest, mut response) = (pin!(guest), pin!(response));
+        tokio::select! {
+            biased;
+            ended = &mut guest => (response.await, ended),
+            answered = &mut response => (answered, guest.await),
+        }
+    };
 
-    let Ok((response, joined)) = finished else {
-        abort.abort();
-        return outcome(Err(timed_out(spec.timeout)), &logs, duration);
-    };
-    let result = match joined {
-        Err(join_error) => Err(FunctionError::platform(
-            "Runtime.InternalError",
-            format!("the runtime failed while running the function: {join_error}"),
-        )),
-        Ok((end, out_of_memory)) => result(spec, end, out_of_memory, response, is_event, &logs),
-    };
-    outcome(result, &logs, duration)
+    match tokio::time::timeout(spec.timeout, both).await {
+        Err(_elapsed) => outcome(Err(timed_out(spec.timeout)), &logs, started.elapsed()),
+        Ok((response, (end, out_of_memory, duration))) => {
+            let out_of_memory = out_of_memory.then_some(memory_limit);
+            let result = result(spec, end, out_of_memory, response, is_event, &logs);
+            outcome(result, &logs, duration)
+        }
+    }
 }
 
-fn new_store(engine: &Engine, spec: &FunctionSpec, logs: &LogSink) -> Store<Host> {
+fn new_store(
+    engine: &Engine,
+    spec: &FunctionSpec,
+    memory_limit: u64,
+    logs: &LogSink,
+) -> Store<Host> {
     let mut wasi = WasiCtx::builder();
     wasi.arg(&spec.name)
         .stdout(logs.clone())
@@ -239,7 +258,7 @@ fn new_store(engine: &Engine, spec: &FunctionSpec, logs: &LogSink) -> Store<Host
     for (name, value) in &spec.environment {
         wasi.env(name, value);
     }
-    let limit = usize::try_from(u64::from(spec.memory_mb) << 20).unwrap_or(usize::MAX);
+    let limit = usize::try_from(memory_limit).unwrap_or(usize::MAX);
     let host = Host {
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
@@ -272,19 +291,20 @@ async fn read_response(response: http::Response<HyperOutgoingBody>) -> Response 
 
 /// The invocation's result, from how the guest ended and what it answered. A failure of
 /// the guest explains a missing or broken response, so it is looked at first.
+/// `out_of_memory` is the memory limit, if the guest tried to grow past it.
 fn result(
     spec: &FunctionSpec,
     end: GuestEnd,
-    out_of_memory: bool,
+    out_of_memory: Option<u64>,
     response: Response,
     is_event: bool,
     logs: &LogSink,
 ) -> Result<Reply, FunctionError> {
+    if let (Some(limit), GuestEnd::InitFailed(_) | GuestEnd::Trapped(_)) = (out_of_memory, &end) {
+        return Err(out_of_memory_error(limit));
+    }
     match end {
         GuestEnd::Returned => {}
-        GuestEnd::InitFailed(_) | GuestEnd::Trapped(_) if out_of_memory => {
-            return Err(out_of_memory_error(spec));
-        }
         GuestEnd::InitFailed(error) => {
             return Err(FunctionError::platform(
                 "Runtime.InitError",
@@ -337,12 +357,12 @@ fn timed_out(timeout: Duration) -> FunctionError {
     )
 }
 
-fn out_of_memory_error(spec: &FunctionSpec) -> FunctionError {
+fn out_of_memory_error(limit: u64) -> FunctionError {
     FunctionError::platform(
         "Runtime.OutOfMemory",
         format!(
             "the function ran out of memory: it tried to grow past its limit of {} MB",
-            spec.memory_mb
+            limit >> 20
         ),
     )
 }

@@ -288,9 +288,11 @@ impl WasmComponent {
     /// its only outbound destinations. Never fails as a call: whatever went wrong is the
     /// outcome's `FunctionError`. `cold_start` is left false for the pool to set.
     pub async fn invoke(&self, spec: &FunctionSpec, invocation: Invocation) -> Outcome {
+        let runtime = &self.inner.runtime;
         invoke::invoke(
-            &self.inner.runtime.engine,
+            &runtime.engine,
             &self.inner.pre,
+            runtime.config.max_memory_bytes,
             spec,
             invocation,
         )
@@ -303,8 +305,8 @@ fn engine_config(config: &WasmConfig) -> Config {
     let instances = config.max_instances.max(1);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
-        // A Rust component has one main module plus small adapter modules (3–4 core
-        // instances, one memory, a few tables); room for twice that.
+        // A Rust component is its main module plus small shim modules: a handful of core
+        // instances and tables, one memory.
         .total_core_instances(instances.saturating_mul(8))
         .max_core_instances_per_component(32)
         .total_memories(instances)

@@ -8,6 +8,8 @@
 //! - `/echo` answers the method, path, query, headers and body it got, as JSON;
 //! - `/env?name=X` answers the value of the environment variable `X`, or 404;
 //! - `/loop` never returns; `/alloc` allocates until memory runs out; `/trap` panics;
+//! - `/connect?addr=host:port` opens a TCP socket with `std::net`; `/read?path=p` reads a
+//!   file with `std::fs`; each answers what happened;
 //! - `/fetch?url=http://host:port/path` makes an outbound GET and answers its status and body,
 //!   or the error;
 //! - `/fail` answers 500 with `{"errorType":"OrderRejected","errorMessage":"no stock"}`.
@@ -83,6 +85,22 @@ impl wasi::exports::http::incoming_handler::Guest for Guest {
                 }
             }
             (_, "/trap") => panic!("the guest panicked on purpose"),
+            (_, "/connect") => {
+                let address = param(&query, "addr").unwrap_or_default();
+                let reply = match std::net::TcpStream::connect(address) {
+                    Ok(_) => json!({ "connected": address }),
+                    Err(error) => json!({ "error": error.to_string() }),
+                };
+                respond_json(out, 200, &reply);
+            }
+            (_, "/read") => {
+                let path = param(&query, "path").unwrap_or_default();
+                let reply = match std::fs::read_to_string(path) {
+                    Ok(text) => json!({ "read": text.len() }),
+                    Err(error) => json!({ "error": error.to_string() }),
+                };
+                respond_json(out, 200, &reply);
+            }
             (_, "/fail") => fail(out),
             (_, "/fetch") => {
                 let url = param(&query, "url").unwrap_or_default();
