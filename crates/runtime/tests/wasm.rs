@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cirrus_runtime::testing::build_guest;
-use cirrus_runtime::wasm::{WasmComponent, WasmConfig, WasmError, WasmRuntime};
+use cirrus_runtime::wasm::{
+    INSTANCE_LIMIT_ERROR_TYPE, WasmComponent, WasmConfig, WasmError, WasmRuntime,
+};
 use cirrus_runtime::{
     Code, FunctionError, FunctionSpec, HttpRequest, HttpResponse, Invocation, Outcome, Payload,
     Reply, Scaling,
@@ -516,4 +518,35 @@ async fn the_guest_has_no_sockets_and_no_files() {
         let read = json(&http_reply(&outcome).body);
         assert!(read["error"].is_string(), "{path}: {read}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_beyond_the_pools_slots_fails_without_harming_the_others() {
+    let runtime = WasmRuntime::new(WasmConfig {
+        max_instances: 1,
+        ..WasmConfig::new(shared_cache_dir())
+    })
+    .unwrap();
+    let component = runtime.load(&guest().digest, &guest().bytes).unwrap();
+    let mut slow = spec();
+    slow.timeout = Duration::from_millis(500);
+    let looping = tokio::spawn({
+        let (component, slow) = (component.clone(), slow.clone());
+        async move { component.invoke(&slow, get("/loop")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let refused = component.invoke(&spec(), get("/")).await;
+    let error = function_error(&refused);
+    assert_eq!(error.error_type, INSTANCE_LIMIT_ERROR_TYPE, "{error:?}");
+    assert!(
+        error.message.contains("slots are in use"),
+        "{}",
+        error.message
+    );
+
+    let looped = looping.await.unwrap();
+    assert_eq!(function_error(&looped).error_type, "Sandbox.Timedout");
+    let next = component.invoke(&spec(), get("/")).await;
+    assert_eq!(http_reply(&next).body, "hello from wasm");
 }

@@ -28,6 +28,10 @@ use crate::types::{
     FunctionError, FunctionSpec, HttpResponse, Invocation, Outcome, Payload, Reply,
 };
 
+/// The error type of an invocation that found every instance slot of the pool in use
+/// ([`super::WasmConfig::max_instances`]): nothing ran, and a retry may succeed.
+pub const INSTANCE_LIMIT_ERROR_TYPE: &str = "Sandbox.InstanceLimitExceeded";
+
 /// The largest response body a function may return (Lambda's synchronous payload limit).
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -305,6 +309,20 @@ fn result(
     }
     match end {
         GuestEnd::Returned => {}
+        GuestEnd::InitFailed(error)
+            if error
+                .chain()
+                .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>()) =>
+        {
+            return Err(FunctionError::platform(
+                INSTANCE_LIMIT_ERROR_TYPE,
+                format!(
+                    "no instance could be started: all of the node's WebAssembly instance slots \
+                     are in use ({})",
+                    chain(&error)
+                ),
+            ));
+        }
         GuestEnd::InitFailed(error) => {
             return Err(FunctionError::platform(
                 "Runtime.InitError",

@@ -39,6 +39,7 @@ use crate::types::{FunctionSpec, Invocation, Outcome};
 use self::artifact::ArtifactCache;
 pub use self::event::ERROR_TYPE_HEADER;
 use self::invoke::Host;
+pub use self::invoke::{INSTANCE_LIMIT_ERROR_TYPE, MAX_RESPONSE_BYTES};
 pub use self::logs::MAX_LOG_BYTES;
 pub use self::outbound::AllowedHost;
 
@@ -52,7 +53,7 @@ pub struct WasmConfig {
     /// writable by this process only (its files are run as machine code).
     pub cache_dir: PathBuf,
     /// Instances that can run at once across all components (the pool's slots); an
-    /// invocation beyond this fails with `Runtime.InitError`.
+    /// invocation beyond this fails with [`INSTANCE_LIMIT_ERROR_TYPE`].
     pub max_instances: u32,
     /// The most linear memory one instance may have; the pool reserves address space for
     /// it in every slot. A function's `memory_mb` caps it lower.
