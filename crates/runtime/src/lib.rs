@@ -3,14 +3,19 @@
 //!
 //! - [`types`]: what a function version is ([`FunctionSpec`]), what an invocation carries
 //!   and what comes back;
-//! - `wasm`: WebAssembly components (`wasi:http/incoming-handler`) on wasmtime, compiled once
+//! - [`wasm`]: WebAssembly components (`wasi:http/incoming-handler`) on wasmtime, compiled once
 //!   per version and cached by digest, instantiated from a pooling allocator, with memory
 //!   caps and CPU deadlines;
 //! - `process`: any executable speaking the AWS Lambda Runtime API, served to each instance,
 //!   plus Cirrus's built-in `python3` and `nodejs` bootstraps;
 //! - `pool`: per function version, the instances, concurrency limits, throttling, scale-up on
-//!   demand and idle reaping down to zero.
+//!   demand and idle reaping down to zero;
+//! - `testing` (feature `testing`): builds the test guest component for tests here and in
+//!   the crates that use this one.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod types;
+pub mod wasm;
 
 pub use types::*;
