@@ -93,6 +93,10 @@ pub struct Invocation {
 
 /// What a function is called with.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one payload per invocation, moved a few times; boxing would cost an allocation"
+)]
 pub enum Payload {
     /// A JSON event (an Invoke, a workflow Task, a rule target). Wasm functions receive it
     /// as a POST in CloudEvents binary mode; process functions as the event itself.
