@@ -8,9 +8,12 @@
 //!   caps and CPU deadlines;
 //! - `process`: any executable speaking the AWS Lambda Runtime API, served to each instance,
 //!   plus Cirrus's built-in `python3` and `nodejs` bootstraps;
+//! - [`apigw`]: requests on HTTP routes as the API Gateway HTTP API events (format 2.0) that
+//!   process functions expect, and their replies back;
 //! - `pool`: per function version, the instances, concurrency limits, throttling, scale-up on
 //!   demand and idle reaping down to zero.
 
+pub mod apigw;
 pub mod types;
 
 pub use types::*;
