@@ -115,7 +115,8 @@ pub fn deploy(client: &Client, d: Deploy) -> Result<ExitCode> {
 
 /// The bytes to upload for PATH.
 fn package(path: &Path, wasm_wanted: bool) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_file() {
         return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
     }
@@ -192,7 +193,9 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>> {
         let mut stack = vec![dir.to_path_buf()];
         let mut files = Vec::new();
         while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))? {
+            for entry in
+                std::fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))?
+            {
                 let entry = entry?;
                 let p = entry.path();
                 let name = entry.file_name();
@@ -210,7 +213,11 @@ pub fn zip_dir(dir: &Path) -> Result<Vec<u8>> {
         }
         files.sort();
         for p in files {
-            let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
             let mode = std::fs::metadata(&p)?.permissions().mode();
             let opts = zip::write::SimpleFileOptions::default()
                 .compression_method(zip::CompressionMethod::Deflated)
@@ -336,7 +343,12 @@ pub fn format_record(r: &Value) -> String {
         "{clock} {} {} {} {status} {:.2} ms{}",
         r["function"].as_str().unwrap_or(""),
         r["version"].as_str().unwrap_or(""),
-        r["request_id"].as_str().unwrap_or("").chars().take(8).collect::<String>(),
+        r["request_id"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(8)
+            .collect::<String>(),
         r["duration_ms"].as_f64().unwrap_or(0.0),
         if r["cold_start"].as_bool() == Some(true) {
             " cold"
@@ -358,7 +370,10 @@ pub fn list(client: &Client) -> Result<ExitCode> {
         println!("no functions; deploy one with `cirrus deploy NAME --code PATH`");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<24} {:<18} {:>8} {:>9}  LAST MODIFIED", "NAME", "RUNTIME", "MEMORY", "INSTANCES");
+    println!(
+        "{:<24} {:<18} {:>8} {:>9}  LAST MODIFIED",
+        "NAME", "RUNTIME", "MEMORY", "INSTANCES"
+    );
     for f in items {
         println!(
             "{:<24} {:<18} {:>5} MB {:>9}  {}",
@@ -399,11 +414,17 @@ pub fn delete_route(client: &Client, route: &str) -> Result<ExitCode> {
     let encoded: String = route
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
-    client.call(reqwest::Method::DELETE, &format!("/routes?route={encoded}"), None)?;
+    client.call(
+        reqwest::Method::DELETE,
+        &format!("/routes?route={encoded}"),
+        None,
+    )?;
     println!("deleted route {route}");
     Ok(ExitCode::SUCCESS)
 }

@@ -67,13 +67,21 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
         get(&node.routes, "/hello?name=Ada"),
         (200, "Hello, Ada!\n".to_owned())
     );
-    let out = cirrus(&node, &["invoke", "hello", "--payload", r#"{"name":"Ada"}"#]);
+    let out = cirrus(
+        &node,
+        &["invoke", "hello", "--payload", r#"{"name":"Ada"}"#],
+    );
     let result: Value = serde_json::from_str(&ok(&out, "invoking hello")).unwrap();
     assert_eq!(result, json!({"greeting": "Hello, Ada!", "from": "wasm"}));
     // Deploying the same code again changes nothing.
     let out = cirrus(
         &node,
-        &["deploy", "hello", "--code", examples.join("hello-wasm").to_str().unwrap()],
+        &[
+            "deploy",
+            "hello",
+            "--code",
+            examples.join("hello-wasm").to_str().unwrap(),
+        ],
     );
     assert!(ok(&out, "redeploying").contains("unchanged hello"));
 
@@ -111,10 +119,9 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
 
     // A workflow calls both: the Python function by its Lambda ARN, the component through
     // lambda:invoke; the handler's ValueError is caught by its type.
-    let definition: Value = serde_json::from_str(
-        &std::fs::read_to_string(examples.join("workflow.json")).unwrap(),
-    )
-    .unwrap();
+    let definition: Value =
+        serde_json::from_str(&std::fs::read_to_string(examples.join("workflow.json")).unwrap())
+            .unwrap();
     let (status, _) = node.call(
         "POST",
         "/v1/state-machines",
@@ -145,7 +152,10 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
     assert!(logs.contains("error ValueError"), "{logs}");
 
     // An asynchronous event the function fails is tried three times, then dead-lettered.
-    let out = cirrus(&node, &["invoke", "greet", "--async", "--payload", r#"{"bad": 1}"#]);
+    let out = cirrus(
+        &node,
+        &["invoke", "greet", "--async", "--payload", r#"{"bad": 1}"#],
+    );
     ok(&out, "async invoke");
     let letters = eventually(Duration::from_secs(20), "a dead letter", || {
         let (_, v) = node.call("GET", "/v1/functions/greet/dead-letters", None);
@@ -187,7 +197,10 @@ fn bad_deployments_are_refused_with_the_reason() {
     std::fs::create_dir_all(&dir).unwrap();
     let not_wasm = dir.join("x.wasm");
     std::fs::write(&not_wasm, b"\0asm\x01\x00\x00\x00").unwrap();
-    let out = cirrus(&node, &["deploy", "x", "--code", not_wasm.to_str().unwrap()]);
+    let out = cirrus(
+        &node,
+        &["deploy", "x", "--code", not_wasm.to_str().unwrap()],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("core WebAssembly module"), "{err}");
@@ -197,18 +210,43 @@ fn bad_deployments_are_refused_with_the_reason() {
     std::fs::write(py.join("main.py"), "def handler(e, c):\n    return e\n").unwrap();
     let out = cirrus(
         &node,
-        &["deploy", "p", "--runtime", "python3.12", "--handler", "app.handler", "--code", py.to_str().unwrap()],
+        &[
+            "deploy",
+            "p",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "app.handler",
+            "--code",
+            py.to_str().unwrap(),
+        ],
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("app.py"));
     let out = cirrus(
         &node,
-        &["deploy", "p", "--runtime", "java21", "--handler", "x", "--code", py.to_str().unwrap()],
+        &[
+            "deploy",
+            "p",
+            "--runtime",
+            "java21",
+            "--handler",
+            "x",
+            "--code",
+            py.to_str().unwrap(),
+        ],
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("java21"));
     let out = cirrus(
         &node,
-        &["deploy", "bad/name", "--code", py.to_str().unwrap(), "--runtime", "python3"],
+        &[
+            "deploy",
+            "bad/name",
+            "--code",
+            py.to_str().unwrap(),
+            "--runtime",
+            "python3",
+        ],
     );
     assert!(!out.status.success());
 

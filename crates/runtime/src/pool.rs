@@ -204,7 +204,10 @@ impl Pools {
         };
         // Over the version's own capacity a request waits for an instance (up to its
         // timeout): that is scaling, not throttling.
-        let capacity = spec.scaling.max_instances.saturating_mul(spec.scaling.per_instance);
+        let capacity = spec
+            .scaling
+            .max_instances
+            .saturating_mul(spec.scaling.per_instance);
         let wait = Overflow::Wait(spec.timeout);
         let _permit = pool.permit(&pool.limit, wait, capacity as usize).await?;
         *lock(&pool.last_used) = Instant::now();
@@ -292,7 +295,10 @@ impl Pools {
         if let Some(p) = pools.get(&key) {
             return p.clone();
         }
-        let capacity = spec.scaling.max_instances.saturating_mul(spec.scaling.per_instance);
+        let capacity = spec
+            .scaling
+            .max_instances
+            .saturating_mul(spec.scaling.per_instance);
         let kind = match &spec.code {
             Code::Wasm { digest, bytes } => Kind::Wasm {
                 digest: digest.clone(),
@@ -379,10 +385,15 @@ impl Pools {
         // Lambda HTTP handlers see API Gateway's v2 event and answer in its shape.
         let (invocation, http) = match invocation.payload {
             Payload::Http(request) => {
-                let event = apigw::request_event(&request, &invocation.request_id);
+                let event = apigw::request_event(
+                    &request,
+                    crate::process::ACCOUNT_ID,
+                    &invocation.request_id,
+                    std::time::SystemTime::now(),
+                );
                 let invocation = Invocation {
                     payload: Payload::Event {
-                        body: event,
+                        body: bytes::Bytes::from(event.to_string()),
                         event_type: "cirrus.http.request".into(),
                         source: "cirrus.routes".into(),
                     },
@@ -433,7 +444,7 @@ impl Pools {
         }
         if http {
             outcome.result = match outcome.result {
-                Ok(Reply::Event(body)) => Ok(Reply::Http(apigw::response_from_reply(&body))),
+                Ok(Reply::Event(body)) => Ok(Reply::Http(apigw::response(&body))),
                 Ok(reply) => Ok(reply),
                 Err(e) => Err(e),
             };

@@ -34,7 +34,14 @@ impl NodeDispatcher {
 fn request_id(idempotency_key: &str) -> String {
     let d = Sha256::digest(idempotency_key.as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// How Step Functions names a Lambda API failure.
@@ -80,9 +87,7 @@ impl Dispatcher for NodeDispatcher {
         };
         let f = &self.functions;
         let (name, mut qualifier) = f.parse_name(&target).map_err(failure_of)?;
-        if integration
-            && let Some(q) = call.payload.get("Qualifier").and_then(Value::as_str)
-        {
+        if integration && let Some(q) = call.payload.get("Qualifier").and_then(Value::as_str) {
             qualifier = Some(q.to_owned());
         }
         let body = Bytes::from(payload);
@@ -92,10 +97,14 @@ impl Dispatcher for NodeDispatcher {
                     .invoke_async(&name, qualifier.as_deref(), body)
                     .await
                     .map_err(failure_of)?;
-                return Ok(json!({ "StatusCode": 202, "Payload": "", "SdkResponseMetadata": { "RequestId": id } }));
+                return Ok(
+                    json!({ "StatusCode": 202, "Payload": "", "SdkResponseMetadata": { "RequestId": id } }),
+                );
             }
             "DryRun" => {
-                f.resolve(&name, qualifier.as_deref()).await.map_err(failure_of)?;
+                f.resolve(&name, qualifier.as_deref())
+                    .await
+                    .map_err(failure_of)?;
                 return Ok(json!({ "StatusCode": 204, "Payload": "" }));
             }
             "RequestResponse" => {}

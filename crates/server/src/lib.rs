@@ -148,7 +148,7 @@ impl Node {
         };
         let pools = cirrus_runtime::pool::Pools::new(cirrus_runtime::pool::PoolsConfig {
             wasm: cirrus_runtime::wasm::WasmConfig::new(options.data_dir.join("compiled")),
-            process: cirrus_runtime::process::ProcessConfig::new(options.data_dir.join("instances")),
+            process: process_config(options.data_dir.join("instances")),
             reap_interval: options.reap_interval,
         })?;
         let functions = functions::Functions::new(
@@ -192,6 +192,23 @@ impl Node {
         let tmp = self.options.data_dir.join("node.json.tmp");
         std::fs::write(&tmp, text.to_string())?;
         std::fs::rename(tmp, path)
+    }
+}
+
+/// Where process functions run, with `python3` and `node` resolved from the `PATH`. A node
+/// without Python still starts; its `python3` functions fail to start, saying why.
+fn process_config(dir: PathBuf) -> cirrus_runtime::process::ProcessConfig {
+    match cirrus_runtime::process::ProcessConfig::detect(dir.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(err = %e, "python3 functions will not start");
+            cirrus_runtime::process::ProcessConfig {
+                work_dir: dir,
+                python: "python3".into(),
+                node: "node".into(),
+                log_limit: 256 * 1024,
+            }
+        }
     }
 }
 

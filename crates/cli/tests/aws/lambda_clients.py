@@ -178,7 +178,7 @@ class Lambda(unittest.TestCase):
                                     Handler="x", Code={"ZipFile": zipped({"a": "b"})})
         with self.assertRaises(self.fn.exceptions.InvalidParameterValueException):
             self.fn.create_function(FunctionName=unique("m"), Runtime="python3.12", Role=ROLE,
-                                    Handler="app.handler", MemorySize=64,
+                                    Handler="app.handler", MemorySize=20480,
                                     Code={"ZipFile": zipped({"app.py": HANDLER})})
         name = self.create_python()
         with self.assertRaises(self.fn.exceptions.ResourceConflictException):
@@ -188,7 +188,8 @@ class Lambda(unittest.TestCase):
             self.fn.invoke(FunctionName=name, Payload=b"{not json")
         with self.assertRaises(self.fn.exceptions.PreconditionFailedException):
             self.fn.update_function_configuration(FunctionName=name, Timeout=9, RevisionId="stale")
-        bad = boto3.client("lambda", config=CONFIG, aws_secret_access_key="wrong")
+        bad = boto3.client("lambda", config=CONFIG, aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key="wrong")
         with self.assertRaises(Exception) as e:
             bad.list_functions()
         self.assertEqual(code_of(e.exception), "InvalidSignatureException")
@@ -248,7 +249,6 @@ class AwsCli(unittest.TestCase):
             self.assertEqual(out["FunctionName"], name)
             result = os.path.join(d, "out.json")
             meta = json.loads(self.aws("lambda", "invoke", "--function-name", name,
-                                       "--cli-binary-format", "raw-in-base64-out",
                                        "--payload", '{"from": "cli"}', result))
             self.assertEqual(meta["StatusCode"], 200)
             with open(result) as f:

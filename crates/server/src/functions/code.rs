@@ -54,12 +54,16 @@ pub fn digest(code: &[u8]) -> String {
 
 /// Lambda's `CodeSha256`: the digest in base64.
 pub fn lambda_sha256(code: &[u8]) -> String {
-    base64(&Sha256::digest(code))
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(code))
 }
 
 /// The digest an upload would be stored under for a function with `config`: a wasm
 /// function's zip is stored as the component inside it.
-pub fn digest_of_upload(upload: &[u8], config: &crate::functions::config::FunctionConfig) -> String {
+pub fn digest_of_upload(
+    upload: &[u8],
+    config: &crate::functions::config::FunctionConfig,
+) -> String {
     let wasm = config.kind() == Ok(crate::functions::config::Kind::Wasm);
     if wasm
         && package(upload).ok() == Some(Package::Zip)
@@ -96,7 +100,8 @@ pub fn component_in_zip(code: &[u8]) -> Result<Option<Vec<u8>>, CodeError> {
         let mut entry = archive
             .by_index(i)
             .map_err(|e| CodeError::BadZip(e.to_string()))?;
-        if entry.is_file() && entry.name().ends_with(".wasm") {
+        let is_wasm = entry.name().is_ok_and(|n| n.ends_with(".wasm"));
+        if entry.is_file() && is_wasm {
             if found.is_some() {
                 return Err(CodeError::BadZip(
                     "it holds more than one .wasm file; a wasm function has one component".into(),
@@ -162,7 +167,10 @@ fn extract(code: &[u8], into: &Path) -> Result<(), CodeError> {
         let mut entry = archive
             .by_index(i)
             .map_err(|e| CodeError::BadZip(e.to_string()))?;
-        let name = entry.name().to_owned();
+        let name = entry
+            .name()
+            .map(|n| n.into_owned())
+            .map_err(|e| CodeError::BadZip(e.to_string()))?;
         let Some(relative) = entry.enclosed_name() else {
             return Err(CodeError::UnsafePath(name));
         };
@@ -188,9 +196,8 @@ fn extract(code: &[u8], into: &Path) -> Result<(), CodeError> {
             source,
         })?;
         let budget = MAX_UNPACKED - total;
-        let written = std::io::copy(&mut entry.by_ref().take(budget + 1), &mut file).map_err(
-            |e| CodeError::BadZip(format!("entry '{name}': {e}")),
-        )?;
+        let written = std::io::copy(&mut entry.by_ref().take(budget + 1), &mut file)
+            .map_err(|e| CodeError::BadZip(format!("entry '{name}': {e}")))?;
         total += written;
         if total > MAX_UNPACKED {
             return Err(CodeError::TooLarge);
@@ -222,7 +229,11 @@ pub fn check_package(
             use std::os::unix::fs::PermissionsExt;
             let ok = std::fs::metadata(dir.join("bootstrap"))
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o100 != 0);
-            if ok { Ok(()) } else { Err(CodeError::NoBootstrap) }
+            if ok {
+                Ok(())
+            } else {
+                Err(CodeError::NoBootstrap)
+            }
         }
         Python3 | Nodejs => {
             let module = handler.rsplit_once('.').map(|(m, _)| m).unwrap_or(handler);
@@ -237,24 +248,13 @@ pub fn check_package(
             {
                 Ok(())
             } else {
-                Err(CodeError::NoHandlerModule(format!("{module}{}", candidates[0])))
+                Err(CodeError::NoHandlerModule(format!(
+                    "{module}{}",
+                    candidates[0]
+                )))
             }
         }
     }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
-    }
-    out
 }
 
 #[cfg(test)]
@@ -286,7 +286,10 @@ mod tests {
             package(b"\0asm\x01\x00\x00\x00"),
             Err(CodeError::CoreModule)
         ));
-        assert_eq!(package(&zip_of(&[("a", b"x", 0o644)])).unwrap(), Package::Zip);
+        assert_eq!(
+            package(&zip_of(&[("a", b"x", 0o644)])).unwrap(),
+            Package::Zip
+        );
         assert!(matches!(package(b"hello"), Err(CodeError::Unknown)));
         assert!(matches!(package(b""), Err(CodeError::Unknown)));
     }
@@ -302,7 +305,12 @@ mod tests {
         let out = unpack(&z, &d, &dir).unwrap();
         assert!(out.join("lib/app.py").is_file());
         check_package(&out, cirrus_runtime::ProcessRuntime::Provided, "").unwrap();
-        check_package(&out, cirrus_runtime::ProcessRuntime::Python3, "lib/app.handler").unwrap();
+        check_package(
+            &out,
+            cirrus_runtime::ProcessRuntime::Python3,
+            "lib/app.handler",
+        )
+        .unwrap();
         assert!(matches!(
             check_package(&out, cirrus_runtime::ProcessRuntime::Python3, "app.handler"),
             Err(CodeError::NoHandlerModule(_))
@@ -332,7 +340,7 @@ mod tests {
     fn lambda_digest_is_base64() {
         assert_eq!(
             lambda_sha256(b""),
-            "47DEQpj8HBSa+/TImW+5JLeuQeRkm5NMpJWZG3hSuFU="
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
     }
 }

@@ -125,8 +125,7 @@ pub fn kind_of(runtime: &str) -> Result<Kind, ConfigError> {
         return Ok(Kind::Process(ProcessRuntime::Python3));
     }
     if r == "nodejs"
-        || r
-            .strip_prefix("nodejs")
+        || r.strip_prefix("nodejs")
             .and_then(|v| v.strip_suffix(".x"))
             .is_some_and(is_digits)
     {
@@ -177,7 +176,8 @@ impl FunctionConfig {
                     !m.is_empty()
                         && !f.is_empty()
                         && !m.split('/').any(|part| part == ".." || part.is_empty())
-                        && f.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                        && f.chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
                 });
                 if !valid {
                     return Err(bad(
@@ -191,7 +191,11 @@ impl FunctionConfig {
             }
             Kind::Process(ProcessRuntime::Provided) | Kind::Wasm => {}
         }
-        let total: usize = self.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let total: usize = self
+            .environment
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
         if total > 4096 {
             return Err(bad(
                 "Environment",
@@ -219,7 +223,9 @@ impl FunctionConfig {
             if h.is_empty() || h.contains('/') || h.contains(char::is_whitespace) {
                 return Err(bad(
                     "AllowedHosts",
-                    format!("'{host}' is not a host (example.com, example.com:8080, *.example.com or *)"),
+                    format!(
+                        "'{host}' is not a host (example.com, example.com:8080, *.example.com or *)"
+                    ),
                 ));
             }
         }
@@ -338,7 +344,10 @@ mod tests {
             kind_of("python3.12"),
             Ok(Kind::Process(ProcessRuntime::Python3))
         );
-        assert_eq!(kind_of("python3"), Ok(Kind::Process(ProcessRuntime::Python3)));
+        assert_eq!(
+            kind_of("python3"),
+            Ok(Kind::Process(ProcessRuntime::Python3))
+        );
         assert_eq!(
             kind_of("nodejs20.x"),
             Ok(Kind::Process(ProcessRuntime::Nodejs))
@@ -368,7 +377,8 @@ mod tests {
         c.memory_mb = 64;
         assert_eq!(c.validate().unwrap_err().field, "MemorySize");
         c.memory_mb = 256;
-        c.environment.insert("AWS_LAMBDA_RUNTIME_API".into(), "x".into());
+        c.environment
+            .insert("AWS_LAMBDA_RUNTIME_API".into(), "x".into());
         assert_eq!(c.validate().unwrap_err().field, "Environment");
         c.environment.clear();
         c.environment.insert("1X".into(), "x".into());

@@ -171,7 +171,10 @@ async fn route(
         }
         ("GET", ["2015-03-31", "functions", name, "configuration"]) => {
             let (name, q) = split_name(f, name, qualifier)?;
-            Ok(Answer::json(StatusCode::OK, configuration(f, &name, q.as_deref()).await?))
+            Ok(Answer::json(
+                StatusCode::OK,
+                configuration(f, &name, q.as_deref()).await?,
+            ))
         }
         ("PUT", ["2015-03-31", "functions", name, "configuration"]) => {
             update_configuration(f, name, &fields(&body)?).await
@@ -186,7 +189,11 @@ async fn route(
             let b = fields(&body)?;
             let (name, _) = split_name(f, name, None)?;
             let v = f
-                .publish(&name, opt_str(&b, "Description")?.unwrap_or(""), opt_str(&b, "RevisionId")?)
+                .publish(
+                    &name,
+                    opt_str(&b, "Description")?.unwrap_or(""),
+                    opt_str(&b, "RevisionId")?,
+                )
                 .await?;
             let cfg = parse_config(&v.config)?;
             let arn = format!("{}:{}", f.function_arn(&name), v.number);
@@ -267,7 +274,10 @@ async fn route(
         ("GET", ["2019-09-25", "functions", name, "event-invoke-config"]) => {
             let (name, _) = split_name(f, name, None)?;
             let cfg = parse_config(&f.function(&name).await?.config)?;
-            Ok(Answer::json(StatusCode::OK, event_invoke_json(f, &name, &cfg)))
+            Ok(Answer::json(
+                StatusCode::OK,
+                event_invoke_json(f, &name, &cfg),
+            ))
         }
         ("DELETE", ["2019-09-25", "functions", name, "event-invoke-config"]) => {
             let (name, _) = split_name(f, name, None)?;
@@ -298,7 +308,9 @@ fn fields(body: &[u8]) -> Result<Map<String, Value>> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(LambdaError::invalid("The request body must be a JSON object")),
+        Ok(_) => Err(LambdaError::invalid(
+            "The request body must be a JSON object",
+        )),
         Err(e) => Err(LambdaError::invalid(format!(
             "The request body is not valid JSON: {e}"
         ))),
@@ -328,7 +340,9 @@ fn opt_bool(b: &Map<String, Value>, field: &str) -> Result<bool> {
     match b.get(field) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(v)) => Ok(*v),
-        Some(_) => Err(LambdaError::invalid(format!("{field} must be true or false"))),
+        Some(_) => Err(LambdaError::invalid(format!(
+            "{field} must be true or false"
+        ))),
     }
 }
 
@@ -465,7 +479,9 @@ async fn create(f: &Functions, b: &Map<String, Value>) -> Result<Answer> {
         .ok_or_else(|| LambdaError::invalid("FunctionName is required"))?;
     let (name, q) = f.parse_name(name)?;
     if q.is_some() {
-        return Err(LambdaError::invalid("FunctionName must not have a qualifier"));
+        return Err(LambdaError::invalid(
+            "FunctionName must not have a qualifier",
+        ));
     }
     let mut config = FunctionConfig::default();
     apply_fields(&mut config, b)?;
@@ -606,7 +622,12 @@ async fn update_configuration(f: &Functions, name: &str, b: &Map<String, Value>)
     let cfg = parse_config(&updated.config)?;
     Ok(Answer::json(
         StatusCode::OK,
-        cfg.lambda(&f.function_arn(&name), &name, "$LATEST", &updated.revision_id),
+        cfg.lambda(
+            &f.function_arn(&name),
+            &name,
+            "$LATEST",
+            &updated.revision_id,
+        ),
     ))
 }
 
@@ -614,7 +635,12 @@ async fn update_code(f: &Functions, name: &str, b: &Map<String, Value>) -> Resul
     let (name, _) = split_name(f, name, None)?;
     let code = zip_file(b, "")?;
     let (updated, version) = f
-        .update_code(&name, &code, opt_str(b, "RevisionId")?, opt_bool(b, "Publish")?)
+        .update_code(
+            &name,
+            &code,
+            opt_str(b, "RevisionId")?,
+            opt_bool(b, "Publish")?,
+        )
         .await?;
     let cfg = parse_config(&updated.config)?;
     let v = match version {
@@ -624,20 +650,27 @@ async fn update_code(f: &Functions, name: &str, b: &Map<String, Value>) -> Resul
             &v.number.to_string(),
             &v.revision_id,
         ),
-        None => cfg.lambda(&f.function_arn(&name), &name, "$LATEST", &updated.revision_id),
+        None => cfg.lambda(
+            &f.function_arn(&name),
+            &name,
+            "$LATEST",
+            &updated.revision_id,
+        ),
     };
     Ok(Answer::json(StatusCode::OK, v))
 }
 
 async fn find_alias(f: &Functions, name: &str, alias: &str) -> Result<FunctionAlias> {
     let (name, _) = split_name(f, name, None)?;
-    Ok(f
-        .store()
+    Ok(f.store()
         .function_alias(&name, alias)
         .await
         .map_err(FnError::from)?
         .ok_or_else(|| {
-            FnError::NotFound(format!("Alias not found: {}:{alias}", f.function_arn(&name)))
+            FnError::NotFound(format!(
+                "Alias not found: {}:{alias}",
+                f.function_arn(&name)
+            ))
         })?)
 }
 
@@ -745,7 +778,10 @@ async fn event_invoke_config(
         f.check_destination(t)?;
     }
     f.update_config(&name, cfg.clone(), None).await?;
-    Ok(Answer::json(StatusCode::OK, event_invoke_json(f, &name, &cfg)))
+    Ok(Answer::json(
+        StatusCode::OK,
+        event_invoke_json(f, &name, &cfg),
+    ))
 }
 
 fn event_invoke_json(f: &Functions, name: &str, cfg: &FunctionConfig) -> Value {
@@ -850,8 +886,16 @@ fn log_tail(invoked: &super::Invoked) -> String {
         id = invoked.request_id,
         v = invoked.version,
         logs = o.logs,
-        nl = if o.logs.is_empty() || o.logs.ends_with('\n') { "" } else { "\n" },
-        cold = if o.cold_start { "\tCold start: yes" } else { "" },
+        nl = if o.logs.is_empty() || o.logs.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        },
+        cold = if o.cold_start {
+            "\tCold start: yes"
+        } else {
+            ""
+        },
     );
     let bytes = text.as_bytes();
     let mut start = bytes.len().saturating_sub(4096);

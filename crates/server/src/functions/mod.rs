@@ -27,7 +27,7 @@ use cirrus_engine::Engine;
 use cirrus_engine::arn::Partition;
 use cirrus_runtime::pool::{Overflow, Pools};
 use cirrus_runtime::{
-    Code, FunctionError, FunctionSpec, InvokeError, Invocation, Outcome, Payload, Reply,
+    Code, FunctionError, FunctionSpec, Invocation, InvokeError, Outcome, Payload, Reply,
 };
 use cirrus_store::{Function, FunctionAlias, FunctionVersion, Page, Store, StoreError};
 use serde_json::{Value, json};
@@ -259,9 +259,7 @@ impl Functions {
     ) -> Result<(Function, Option<FunctionVersion>)> {
         check_name(name)?;
         if self.store.function(name).await?.is_some() {
-            return Err(FnError::Conflict(format!(
-                "Function already exist: {name}"
-            )));
+            return Err(FnError::Conflict(format!("Function already exist: {name}")));
         }
         let code = self.accept_code(&mut config, code).await?;
         config.validate()?;
@@ -421,7 +419,12 @@ impl Functions {
         self.replace(&f, config, digest).await
     }
 
-    async fn replace(&self, f: &Function, config: FunctionConfig, digest: String) -> Result<Function> {
+    async fn replace(
+        &self,
+        f: &Function,
+        config: FunctionConfig,
+        digest: String,
+    ) -> Result<Function> {
         let updated = Function {
             config: serde_json::to_string(&config).map_err(|e| FnError::Service(e.to_string()))?,
             code_digest: digest,
@@ -438,7 +441,8 @@ impl Functions {
                 ),
                 e => e.into(),
             })?;
-        self.pools.set_reserved(&f.name, config.reserved_concurrency);
+        self.pools
+            .set_reserved(&f.name, config.reserved_concurrency);
         self.forget(&f.name, "$LATEST");
         Ok(updated)
     }
@@ -479,8 +483,7 @@ impl Functions {
             revision_id: cirrus_engine::uuid(),
             created_ms: cirrus_engine::now_ms(),
         };
-        Ok(self
-            .store
+        self.store
             .publish_function_version(&version, Some(&f.revision_id))
             .await
             .map_err(|e| match e {
@@ -488,7 +491,7 @@ impl Functions {
                     "The function changed while the version was being published.".into(),
                 ),
                 e => e.into(),
-            })?)
+            })
     }
 
     /// Deletes a function (all of it) or one version.
@@ -508,17 +511,24 @@ impl Functions {
             )),
             Some(q) => {
                 let number: u64 = q.parse().map_err(|_| {
-                    FnError::Invalid(format!("'{q}' is not a version number; delete aliases with DeleteAlias"))
+                    FnError::Invalid(format!(
+                        "'{q}' is not a version number; delete aliases with DeleteAlias"
+                    ))
                 })?;
                 let aliases = self.store.function_aliases(name).await?;
-                if let Some(a) = aliases.iter().find(|a| a.version == q || routing_versions(&a.routing).contains(&q.to_owned())) {
+                if let Some(a) = aliases.iter().find(|a| {
+                    a.version == q || routing_versions(&a.routing).contains(&q.to_owned())
+                }) {
                     return Err(FnError::Conflict(format!(
                         "Unable to delete version because the following aliases reference it: [{}]",
                         a.name
                     )));
                 }
                 if !self.store.delete_function_version(name, number).await? {
-                    return Err(FnError::NotFound(format!("{}:{q}", self.function_arn(name))));
+                    return Err(FnError::NotFound(format!(
+                        "{}:{q}",
+                        self.function_arn(name)
+                    )));
                 }
                 self.forget(name, q);
                 Ok(())
@@ -535,25 +545,24 @@ impl Functions {
     /// (whose routing picks one of its versions by weight).
     pub async fn resolve(&self, name: &str, qualifier: Option<&str>) -> Result<Resolved> {
         let q = qualifier.unwrap_or("$LATEST");
-        let (version, config, digest, revision) = if q == "$LATEST" {
-            let f = self.function(name).await?;
-            ("$LATEST".to_owned(), f.config, f.code_digest, f.revision_id)
-        } else if let Ok(n) = q.parse::<u64>() {
-            let v = self
-                .store
-                .function_version(name, n)
-                .await?
-                .ok_or_else(|| FnError::NotFound(format!("{}:{q}", self.function_arn(name))))?;
-            (n.to_string(), v.config, v.code_digest, v.revision_id)
-        } else {
-            let alias = self
-                .store
-                .function_alias(name, q)
-                .await?
-                .ok_or_else(|| FnError::NotFound(format!("{}:{q}", self.function_arn(name))))?;
-            let picked = pick_version(&alias);
-            return Box::pin(self.resolve(name, Some(&picked))).await;
-        };
+        let (version, config, digest, revision) =
+            if q == "$LATEST" {
+                let f = self.function(name).await?;
+                ("$LATEST".to_owned(), f.config, f.code_digest, f.revision_id)
+            } else if let Ok(n) = q.parse::<u64>() {
+                let v =
+                    self.store.function_version(name, n).await?.ok_or_else(|| {
+                        FnError::NotFound(format!("{}:{q}", self.function_arn(name)))
+                    })?;
+                (n.to_string(), v.config, v.code_digest, v.revision_id)
+            } else {
+                let alias =
+                    self.store.function_alias(name, q).await?.ok_or_else(|| {
+                        FnError::NotFound(format!("{}:{q}", self.function_arn(name)))
+                    })?;
+                let picked = pick_version(&alias);
+                return Box::pin(self.resolve(name, Some(&picked))).await;
+            };
         let key = format!("{name}:{version}");
         if let Some((rev, spec)) = lock(&self.specs).get(&key)
             && *rev == revision
@@ -589,7 +598,9 @@ impl Functions {
     ) -> Result<FunctionSpec> {
         let bytes = || async {
             self.store.code(digest).await?.ok_or_else(|| {
-                FnError::Service(format!("the code of {name}:{version} ({digest}) is missing from the store"))
+                FnError::Service(format!(
+                    "the code of {name}:{version} ({digest}) is missing from the store"
+                ))
             })
         };
         let code = match config.kind()? {
@@ -637,12 +648,12 @@ impl Functions {
         request_id: Option<String>,
         client_context: Option<String>,
     ) -> Result<Invoked> {
-        if let Payload::Event { body, .. } = &payload {
-            if body.len() > MAX_SYNC_PAYLOAD {
-                return Err(FnError::TooLarge(format!(
-                    "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-                )));
-            }
+        if let Payload::Event { body, .. } = &payload
+            && body.len() > MAX_SYNC_PAYLOAD
+        {
+            return Err(FnError::TooLarge(format!(
+                "Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )));
         }
         let resolved = self.resolve(name, qualifier).await?;
         let request_id = request_id.unwrap_or_else(cirrus_engine::uuid);
@@ -658,15 +669,32 @@ impl Functions {
             Overflow::Throttle
         };
         let started = cirrus_engine::now_ms();
-        let result = self.pools.invoke(&resolved.spec, invocation, overflow).await;
+        let result = self
+            .pools
+            .invoke(&resolved.spec, invocation, overflow)
+            .await;
         let outcome = match result {
+            // Every wasm slot of the node was busy: nothing ran, so it is a throttle.
+            Ok(o)
+                if o.result.as_ref().is_err_and(|e| {
+                    e.error_type == cirrus_runtime::wasm::INSTANCE_LIMIT_ERROR_TYPE
+                }) =>
+            {
+                self.logs
+                    .throttled(name, &resolved.version, &request_id, started);
+                return Err(FnError::Throttled("Rate Exceeded.".into()));
+            }
             Ok(o) => o,
             Err(InvokeError::Throttled { .. }) => {
-                self.logs.throttled(name, &resolved.version, &request_id, started);
+                self.logs
+                    .throttled(name, &resolved.version, &request_id, started);
                 return Err(FnError::Throttled("Rate Exceeded.".into()));
             }
             // The code could not start: Lambda reports that as the function's error.
-            Err(InvokeError::Init { error_type, message }) => Outcome {
+            Err(InvokeError::Init {
+                error_type,
+                message,
+            }) => Outcome {
                 result: Err(FunctionError::platform(&error_type, message)),
                 logs: String::new(),
                 cold_start: true,
@@ -734,7 +762,12 @@ impl Functions {
             let n: u64 = v.parse().map_err(|_| {
                 FnError::Invalid(format!("FunctionVersion: '{v}' is not a version number"))
             })?;
-            if self.store.function_version(&alias.function, n).await?.is_none() {
+            if self
+                .store
+                .function_version(&alias.function, n)
+                .await?
+                .is_none()
+            {
                 return Err(FnError::NotFound(format!(
                     "{}:{v}",
                     self.function_arn(&alias.function)
@@ -751,14 +784,17 @@ impl Functions {
             ));
         }
         if create {
-            self.store.create_function_alias(&alias).await.map_err(|e| match e {
-                StoreError::Conflict(_) => FnError::Conflict(format!(
-                    "Alias already exists: {}:{}",
-                    self.function_arn(&alias.function),
-                    alias.name
-                )),
-                e => e.into(),
-            })?;
+            self.store
+                .create_function_alias(&alias)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => FnError::Conflict(format!(
+                        "Alias already exists: {}:{}",
+                        self.function_arn(&alias.function),
+                        alias.name
+                    )),
+                    e => e.into(),
+                })?;
         } else {
             self.store.update_function_alias(&alias).await?;
         }
@@ -798,7 +834,8 @@ impl Functions {
 }
 
 pub(crate) fn parse_config(text: &str) -> Result<FunctionConfig> {
-    serde_json::from_str(text).map_err(|e| FnError::Service(format!("stored configuration is corrupt: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| FnError::Service(format!("stored configuration is corrupt: {e}")))
 }
 
 /// Whether two configurations would run the same (for publishing unchanged functions).
@@ -922,7 +959,10 @@ mod tests {
     #[test]
     fn lambda_times_have_milliseconds_and_offset() {
         assert_eq!(lambda_time(0), "1970-01-01T00:00:00.000+0000");
-        assert_eq!(lambda_time(1_700_000_000_123), "2023-11-14T22:13:20.123+0000");
+        assert_eq!(
+            lambda_time(1_700_000_000_123),
+            "2023-11-14T22:13:20.123+0000"
+        );
     }
 
     #[test]

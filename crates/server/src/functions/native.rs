@@ -45,14 +45,20 @@ type Params = Query<HashMap<String, String>>;
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/functions", get(list))
-        .route("/functions/{name}", put(deploy).get(describe).delete(delete))
+        .route(
+            "/functions/{name}",
+            put(deploy).get(describe).delete(delete),
+        )
         .route("/functions/{name}/invoke", post(invoke))
         .route("/functions/{name}/versions", post(publish))
         .route("/functions/{name}/aliases/{alias}", put(put_alias))
         .route("/functions/{name}/logs", get(logs))
         .route("/functions/{name}/dead-letters", get(dead_letters))
         .route("/functions/{name}/code", get(code))
-        .route("/routes", get(list_routes).put(put_route).delete(delete_route))
+        .route(
+            "/routes",
+            get(list_routes).put(put_route).delete(delete_route),
+        )
         .route("/logs", get(all_logs))
 }
 
@@ -60,7 +66,11 @@ fn ok(v: Value) -> Handled {
     Ok(axum::Json(v).into_response())
 }
 
-async fn body_map(node: &Node, body: Body, limit: usize) -> Result<Map<String, Value>, NativeError> {
+async fn body_map(
+    node: &Node,
+    body: Body,
+    limit: usize,
+) -> Result<Map<String, Value>, NativeError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         NativeError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -75,7 +85,9 @@ async fn body_map(node: &Node, body: Body, limit: usize) -> Result<Map<String, V
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(NativeError::bad("the request body must be a JSON object")),
-        Err(e) => Err(NativeError::bad(format!("the request body is not valid JSON: {e}"))),
+        Err(e) => Err(NativeError::bad(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -164,7 +176,8 @@ async fn delete(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Hand
 
 /// Reads the deploy body's configuration fields onto `config`.
 fn apply(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(), NativeError> {
-    let mut current = serde_json::to_value(&*config).map_err(|e| NativeError::bad(e.to_string()))?;
+    let mut current =
+        serde_json::to_value(&*config).map_err(|e| NativeError::bad(e.to_string()))?;
     for (k, v) in b {
         if matches!(k.as_str(), "code" | "publish" | "routes") {
             continue;
@@ -181,11 +194,7 @@ fn apply(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(), Nati
     Ok(())
 }
 
-async fn deploy(
-    State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
-    body: Body,
-) -> Handled {
+async fn deploy(State(node): State<Arc<Node>>, Path(name): Path<String>, body: Body) -> Handled {
     let f = &node.functions;
     // Code travels base64 in the body: allow a 50 MB package.
     let b = body_map(&node, body, 70 * 1024 * 1024).await?;
@@ -226,9 +235,9 @@ async fn deploy(
                 let mut cfg = current.clone();
                 apply(&mut cfg, &b)?;
                 let mut validated = cfg.clone();
-                validated.validate()?;
+                validated.validate().map_err(FnError::from)?;
                 let mut normalised = current.clone();
-                normalised.validate()?;
+                normalised.validate().map_err(FnError::from)?;
                 if validated != normalised {
                     f.update_config(&name, cfg, None).await?;
                     changed = true;
@@ -374,7 +383,11 @@ async fn logs_of(node: &Node, function: Option<&str>, q: &HashMap<String, String
         .and_then(|s| s.parse().ok())
         .filter(|n| (1..=1000).contains(n))
         .unwrap_or(100);
-    let wait: u64 = q.get("wait").and_then(|s| s.parse().ok()).unwrap_or(0).min(60);
+    let wait: u64 = q
+        .get("wait")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+        .min(60);
     let mut rx = f.logs.follow();
     let fresh = |limit: usize| -> Vec<super::logs::LogRecord> {
         f.logs
@@ -401,7 +414,11 @@ async fn logs_of(node: &Node, function: Option<&str>, q: &HashMap<String, String
     ok(json!({ "records": records, "next": next }))
 }
 
-async fn logs(State(node): State<Arc<Node>>, Path(name): Path<String>, Query(q): Params) -> Handled {
+async fn logs(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Handled {
     logs_of(&node, Some(&name), &q).await
 }
 
@@ -463,7 +480,12 @@ async fn code(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Handle
 }
 
 async fn list_routes(State(node): State<Arc<Node>>) -> Handled {
-    let routes = node.functions.store().routes().await.map_err(FnError::from)?;
+    let routes = node
+        .functions
+        .store()
+        .routes()
+        .await
+        .map_err(FnError::from)?;
     let items: Vec<Value> = routes
         .iter()
         .map(|r| json!({ "route": r.route_key, "function": r.function, "qualifier": r.qualifier }))
@@ -474,10 +496,9 @@ async fn list_routes(State(node): State<Arc<Node>>) -> Handled {
 async fn put_route(State(node): State<Arc<Node>>, body: Body) -> Handled {
     let f = &node.functions;
     let b = body_map(&node, body, 64 * 1024).await?;
-    let key = b
-        .get("route")
-        .and_then(Value::as_str)
-        .ok_or_else(|| NativeError::bad("'route' is required (for example \"GET /orders/{id}\")"))?;
+    let key = b.get("route").and_then(Value::as_str).ok_or_else(|| {
+        NativeError::bad("'route' is required (for example \"GET /orders/{id}\")")
+    })?;
     super::routes::parse_route_key(key).map_err(NativeError::bad)?;
     let function = b
         .get("function")
@@ -497,7 +518,9 @@ async fn put_route(State(node): State<Arc<Node>>, body: Body) -> Handled {
     };
     f.store().put_route(&route).await.map_err(FnError::from)?;
     f.routes.reload(&**f.store()).await?;
-    ok(json!({ "route": route.route_key, "function": route.function, "qualifier": route.qualifier }))
+    ok(
+        json!({ "route": route.route_key, "function": route.function, "qualifier": route.qualifier }),
+    )
 }
 
 async fn delete_route(State(node): State<Arc<Node>>, Query(q): Params) -> Handled {

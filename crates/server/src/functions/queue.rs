@@ -50,7 +50,9 @@ pub async fn run(functions: Arc<Functions>) {
         };
         let fresh: Vec<QueuedInvocation> = {
             let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            due.into_iter().filter(|i| set.insert(i.id.clone())).collect()
+            due.into_iter()
+                .filter(|i| set.insert(i.id.clone()))
+                .collect()
         };
         if fresh.is_empty() {
             let next = functions.store.next_invocation_due().await.ok().flatten();
@@ -60,7 +62,11 @@ pub async fn run(functions: Arc<Functions>) {
                 Some(_) => Duration::from_millis(20),
                 None => Duration::from_secs(30),
             };
-            let _ = tokio::time::timeout(wait.min(Duration::from_secs(30)), functions.queue.0.notified()).await;
+            let _ = tokio::time::timeout(
+                wait.min(Duration::from_secs(30)),
+                functions.queue.0.notified(),
+            )
+            .await;
             continue;
         }
         for invocation in fresh {
@@ -72,7 +78,10 @@ pub async fn run(functions: Arc<Functions>) {
             tokio::spawn(async move {
                 let id = invocation.id.clone();
                 deliver(&functions, invocation).await;
-                in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 drop(permit);
                 functions.queue.wake();
             });
@@ -90,16 +99,28 @@ async fn deliver(functions: &Functions, mut invocation: QueuedInvocation) {
     };
     let attempt = invocation.attempts + 1;
     let result = functions
-        .invoke(&name, qualifier.as_deref(), payload, Some(invocation.id.clone()), None)
+        .invoke(
+            &name,
+            qualifier.as_deref(),
+            payload,
+            Some(invocation.id.clone()),
+            None,
+        )
         .await;
     let now = cirrus_engine::now_ms();
-    let config = functions.resolve(&name, qualifier.as_deref()).await.map(|r| r.config);
+    let config = functions
+        .resolve(&name, qualifier.as_deref())
+        .await
+        .map(|r| r.config);
     let (max_retries, max_age_ms, on_success, on_failure) = match &config {
         Ok(c) => (
             c.event_invoke.maximum_retry_attempts,
             i64::from(c.event_invoke.maximum_event_age_seconds) * 1000,
             c.event_invoke.on_success.clone(),
-            c.event_invoke.on_failure.clone().or(c.dead_letter_target.clone()),
+            c.event_invoke
+                .on_failure
+                .clone()
+                .or(c.dead_letter_target.clone()),
         ),
         Err(_) => (0, 0, None, None),
     };
@@ -114,14 +135,25 @@ async fn deliver(functions: &Functions, mut invocation: QueuedInvocation) {
                 }
                 if let Some(target) = on_success {
                     let (body, _) = Functions::reply_body(&invoked.outcome);
-                    let record = destination_record(functions, &invocation, attempt, "Success", &invoked.version, None, &body);
+                    let record = destination_record(
+                        functions,
+                        &invocation,
+                        attempt,
+                        "Success",
+                        &invoked.version,
+                        None,
+                        &body,
+                    );
                     send_to(functions, &target, record).await;
                 }
                 return;
             }
             Err(e) => {
                 let error = String::from_utf8_lossy(&e.body).into_owned();
-                Failed::Function { error, version: invoked.version.clone() }
+                Failed::Function {
+                    error,
+                    version: invoked.version.clone(),
+                }
             }
         },
         Err(FnError::NotFound(m)) => Failed::Fatal("FunctionNotFound", m),
@@ -133,8 +165,20 @@ async fn deliver(functions: &Functions, mut invocation: QueuedInvocation) {
             invocation.attempts = attempt;
             invocation.last_error = Some(error.clone());
             if attempt > max_retries || too_old {
-                let reason = if too_old { "EventAgeExceeded" } else { "RetriesExhausted" };
-                let record = destination_record(functions, &invocation, attempt, reason, &version, Some("Unhandled"), error.as_bytes());
+                let reason = if too_old {
+                    "EventAgeExceeded"
+                } else {
+                    "RetriesExhausted"
+                };
+                let record = destination_record(
+                    functions,
+                    &invocation,
+                    attempt,
+                    reason,
+                    &version,
+                    Some("Unhandled"),
+                    error.as_bytes(),
+                );
                 dead_letter(functions, invocation, reason, on_failure, record).await;
             } else {
                 let delay = functions.async_retry_base * 2u32.saturating_pow(attempt - 1);
@@ -143,10 +187,28 @@ async fn deliver(functions: &Functions, mut invocation: QueuedInvocation) {
             }
         }
         Failed::Transient(message) => {
-            invocation.last_error = Some(json!({ "errorType": "TooManyRequestsException", "errorMessage": message }).to_string());
+            invocation.last_error = Some(
+                json!({ "errorType": "TooManyRequestsException", "errorMessage": message })
+                    .to_string(),
+            );
             if too_old {
-                let record = destination_record(functions, &invocation, attempt, "EventAgeExceeded", &invocation.qualifier.clone(), None, b"");
-                dead_letter(functions, invocation, "EventAgeExceeded", on_failure, record).await;
+                let record = destination_record(
+                    functions,
+                    &invocation,
+                    attempt,
+                    "EventAgeExceeded",
+                    &invocation.qualifier.clone(),
+                    None,
+                    b"",
+                );
+                dead_letter(
+                    functions,
+                    invocation,
+                    "EventAgeExceeded",
+                    on_failure,
+                    record,
+                )
+                .await;
             } else {
                 // Throttles are not attempts; back off by how long the event has waited.
                 let waited = Duration::from_millis((now - invocation.created_ms).max(0) as u64);
@@ -156,7 +218,8 @@ async fn deliver(functions: &Functions, mut invocation: QueuedInvocation) {
             }
         }
         Failed::Fatal(reason, message) => {
-            invocation.last_error = Some(json!({ "errorType": reason, "errorMessage": message }).to_string());
+            invocation.last_error =
+                Some(json!({ "errorType": reason, "errorMessage": message }).to_string());
             dead_letter(functions, invocation, reason, None, Value::Null).await;
         }
     }
@@ -208,8 +271,9 @@ fn destination_record(
     function_error: Option<&str>,
     response: &[u8],
 ) -> Value {
-    let request: Value = serde_json::from_slice(&invocation.payload)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&invocation.payload).into_owned()));
+    let request: Value = serde_json::from_slice(&invocation.payload).unwrap_or_else(|_| {
+        Value::String(String::from_utf8_lossy(&invocation.payload).into_owned())
+    });
     let response: Value = serde_json::from_slice(response).unwrap_or(Value::Null);
     let mut context = json!({ "statusCode": 200, "executedVersion": version });
     if let Some(fe) = function_error {
@@ -236,7 +300,11 @@ async fn send_to(functions: &Functions, target: &str, record: Value) {
     let result = if target.starts_with("arn:aws:states:") {
         match functions.engine() {
             Some(engine) => engine
-                .start_execution(cirrus_engine::run::StartRequest::new(target, None, Some(record.to_string())))
+                .start_execution(cirrus_engine::run::StartRequest::new(
+                    target,
+                    None,
+                    Some(record.to_string()),
+                ))
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),

@@ -43,9 +43,9 @@ pub struct Table {
 
 /// Parses a route key, naming what is wrong with it.
 pub fn parse_route_key(key: &str) -> Result<(Option<http::Method>, Vec<String>), String> {
-    let (method, path) = key
-        .split_once(' ')
-        .ok_or_else(|| format!("route '{key}' is not 'METHOD /path' (for example 'GET /orders/{{id}}')"))?;
+    let (method, path) = key.split_once(' ').ok_or_else(|| {
+        format!("route '{key}' is not 'METHOD /path' (for example 'GET /orders/{{id}}')")
+    })?;
     let method = match method {
         "ANY" => None,
         m => Some(
@@ -83,7 +83,9 @@ pub fn parse_route_key(key: &str) -> Result<(Option<http::Method>, Vec<String>),
                 return Err(format!("route '{key}': a greedy parameter must come last"));
             }
             if seen.contains(&name) {
-                return Err(format!("route '{key}': the parameter '{name}' appears twice"));
+                return Err(format!(
+                    "route '{key}': the parameter '{name}' appears twice"
+                ));
             }
             seen.push(name);
         } else if p.contains(['{', '}']) {
@@ -97,13 +99,15 @@ fn compile(route: &Route) -> Option<Compiled> {
     let (method, parts) = parse_route_key(&route.route_key).ok()?;
     let segments = parts
         .into_iter()
-        .map(|p| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(inner) => match inner.strip_suffix('+') {
-                Some(n) => Segment::Greedy(n.to_owned()),
-                None => Segment::Param(inner.to_owned()),
+        .map(
+            |p| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(inner) => match inner.strip_suffix('+') {
+                    Some(n) => Segment::Greedy(n.to_owned()),
+                    None => Segment::Param(inner.to_owned()),
+                },
+                None => Segment::Literal(p),
             },
-            None => Segment::Literal(p),
-        })
+        )
         .collect();
     Some(Compiled {
         method,
@@ -115,8 +119,16 @@ fn compile(route: &Route) -> Option<Compiled> {
 /// How specific a route is, for ordering: more literals first, then more parameters,
 /// then a method before ANY.
 fn rank(c: &Compiled) -> (usize, usize, bool, bool) {
-    let literals = c.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
-    let params = c.segments.iter().filter(|s| matches!(s, Segment::Param(_))).count();
+    let literals = c
+        .segments
+        .iter()
+        .filter(|s| matches!(s, Segment::Literal(_)))
+        .count();
+    let params = c
+        .segments
+        .iter()
+        .filter(|s| matches!(s, Segment::Param(_)))
+        .count();
     let greedy = c.segments.iter().any(|s| matches!(s, Segment::Greedy(_)));
     (literals, params, !greedy, c.method.is_some())
 }
@@ -132,7 +144,11 @@ impl Table {
     }
 
     /// The route for a request and its path parameters.
-    pub fn find(&self, method: &http::Method, path: &str) -> Option<(Route, BTreeMap<String, String>)> {
+    pub fn find(
+        &self,
+        method: &http::Method,
+        path: &str,
+    ) -> Option<(Route, BTreeMap<String, String>)> {
         let parts: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
         let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
         'routes: for c in routes.iter() {
@@ -240,7 +256,13 @@ async fn handle(
     };
     let qualifier = (route.qualifier != "$LATEST").then_some(route.qualifier.as_str());
     let invoked = functions
-        .invoke(&route.function, qualifier, Payload::Http(request), None, None)
+        .invoke(
+            &route.function,
+            qualifier,
+            Payload::Http(request),
+            None,
+            None,
+        )
         .await;
     match invoked {
         Ok(invoked) => match invoked.outcome.result {
@@ -257,7 +279,9 @@ async fn handle(
             }
         },
         Err(FnError::Throttled(_)) => message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
-        Err(FnError::TooLarge(_)) => message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        Err(FnError::TooLarge(_)) => {
+            message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+        }
         Err(e) => {
             tracing::warn!(function = %route.function, err = %e, "route cannot reach its function");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
@@ -274,7 +298,6 @@ fn ok_json(body: Bytes) -> Response {
     r
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +313,8 @@ mod tests {
 
     fn table(keys: &[&str]) -> Table {
         let t = Table::default();
-        let mut compiled: Vec<Compiled> = keys.iter().map(|k| compile(&route(k)).unwrap()).collect();
+        let mut compiled: Vec<Compiled> =
+            keys.iter().map(|k| compile(&route(k)).unwrap()).collect();
         compiled.sort_by_key(|c| std::cmp::Reverse(rank(c)));
         *t.routes.write().unwrap() = compiled;
         t
@@ -318,7 +342,10 @@ mod tests {
         assert_eq!(find("DELETE", "/orders").unwrap().0, "ANY /orders");
         assert_eq!(
             find("GET", "/a/b%20c").unwrap(),
-            ("ANY /{proxy+}".into(), vec![("proxy".into(), "a/b c".into())])
+            (
+                "ANY /{proxy+}".into(),
+                vec![("proxy".into(), "a/b c".into())]
+            )
         );
         assert_eq!(find("HEAD", "/orders/7").unwrap().0, "GET /orders/{id}");
         let none = table(&["GET /x"]);
