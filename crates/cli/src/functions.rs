@@ -5,7 +5,8 @@
 //! - `cirrus invoke NAME [--payload JSON|@FILE] [--async]`;
 //! - `cirrus logs [NAME] [-f]`: invocation records and what the function printed;
 //! - `cirrus functions`: each function with its live instances;
-//! - `cirrus route add|list|delete`: user routes.
+//! - `cirrus route add|list|delete`: user routes;
+//! - `cirrus secret set|list|delete`: the node's secrets, granted to functions by name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub struct Deploy {
     pub timeout: Option<u32>,
     pub env: Vec<String>,
     pub allow_hosts: Vec<String>,
+    pub secrets: Vec<String>,
     pub min_instances: Option<u32>,
     pub max_instances: Option<u32>,
     pub idle_timeout: Option<u32>,
@@ -68,6 +70,9 @@ pub fn deploy(client: &Client, d: Deploy) -> Result<ExitCode> {
             env.insert(k.to_owned(), json!(v));
         }
         body.insert("environment".into(), Value::Object(env));
+    }
+    if !d.secrets.is_empty() {
+        body.insert("secrets".into(), json!(d.secrets));
     }
     if !d.allow_hosts.is_empty() {
         body.insert("allowed_hosts".into(), json!(d.allow_hosts));
@@ -426,5 +431,38 @@ pub fn delete_route(client: &Client, route: &str) -> Result<ExitCode> {
         None,
     )?;
     println!("deleted route {route}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn set_secret(client: &Client, name: &str, value: Option<String>) -> Result<ExitCode> {
+    let value = match value {
+        Some(v) => v,
+        None => {
+            let mut v = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut v)
+                .context("cannot read the secret from stdin")?;
+            v.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    client.call(
+        reqwest::Method::PUT,
+        &format!("/secrets/{name}"),
+        Some(json!({ "value": value })),
+    )?;
+    println!("secret {name} set");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list_secrets(client: &Client) -> Result<ExitCode> {
+    let v = client.call(reqwest::Method::GET, "/secrets", None)?;
+    for s in v["secrets"].as_array().cloned().unwrap_or_default() {
+        println!("{}", s["name"].as_str().unwrap_or(""));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn delete_secret(client: &Client, name: &str) -> Result<ExitCode> {
+    client.call(reqwest::Method::DELETE, &format!("/secrets/{name}"), None)?;
+    println!("secret {name} deleted");
     Ok(ExitCode::SUCCESS)
 }

@@ -178,6 +178,9 @@ enum Command {
         /// A host a wasm function may call (repeatable): example.com, *.example.com, host:port.
         #[arg(long = "allow-host", value_name = "HOST")]
         allow_hosts: Vec<String>,
+        /// A node secret the function sees as an environment variable (repeatable).
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
         /// Instances kept warm when idle.
         #[arg(long)]
         min_instances: Option<u32>,
@@ -230,6 +233,31 @@ enum Command {
     /// User routes (served on the routes listener, 127.0.0.1:9080 by default).
     #[command(subcommand)]
     Route(RouteCommand),
+    /// The node's secrets, granted to functions by name (`cirrus deploy --secret NAME`).
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Set a secret; the value comes from --value or, safer, from stdin.
+    Set {
+        name: String,
+        #[arg(long)]
+        value: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the secrets' names.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    Delete {
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -455,6 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             timeout,
             env,
             allow_hosts,
+            secrets,
             min_instances,
             max_instances,
             idle_timeout,
@@ -472,6 +501,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 timeout,
                 env,
                 allow_hosts,
+                secrets,
                 min_instances,
                 max_instances,
                 idle_timeout,
@@ -523,6 +553,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Route(RouteCommand::Delete { route, data }) => {
             functions::delete_route(&client::Client::discover(&data.path())?, &route)
+        }
+        Command::Secret(SecretCommand::Set { name, value, data }) => {
+            functions::set_secret(&client::Client::discover(&data.path())?, &name, value)
+        }
+        Command::Secret(SecretCommand::List { data }) => {
+            functions::list_secrets(&client::Client::discover(&data.path())?)
+        }
+        Command::Secret(SecretCommand::Delete { name, data }) => {
+            functions::delete_secret(&client::Client::discover(&data.path())?, &name)
         }
         Command::Asl(AslCommand::Run {
             definition,

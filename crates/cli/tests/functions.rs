@@ -145,6 +145,35 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
     assert_eq!(x["status"], "FAILED", "{x}");
     assert_eq!(x["error"], "NoName");
 
+    // `cirrus logs -f` shows new invocations as they happen.
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_cirrus"))
+        .args(["logs", "hello", "-f", "--limit", "1", "--data"])
+        .arg(&node.data)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cirrus logs -f");
+    let stdout = follower.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    ok(
+        &cirrus(&node, &["invoke", "hello", "--payload", r#"{"name":"Follower"}"#]),
+        "invoke while following",
+    );
+    let followed = eventually(Duration::from_secs(20), "the followed record", || {
+        rx.try_iter().find(|l| l.contains("greeting Follower"))
+    });
+    assert!(followed.contains("greeting Follower"));
+    let _ = follower.kill();
+    let _ = follower.wait();
+
     // Logs: each invocation with what the function printed.
     let logs = ok(&cirrus(&node, &["logs", "greet", "--limit", "100"]), "logs");
     assert!(logs.contains("greeting Cy"), "{logs}");
@@ -269,5 +298,125 @@ fn bad_deployments_are_refused_with_the_reason() {
         Some(&json!({"route": "GET /{a+}/b", "function": "x"})),
     );
     assert_eq!(status, 400);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_accepted_event_survives_a_crash_of_the_node() {
+    let mut node = NodeProcess::start(&temp_dir("functions-crash"), &["--async-retry-base-ms", "100"]);
+    node.keep_data = true;
+    let code = repo().join("examples/functions/greet-python");
+    let deploy = |node: &NodeProcess, reserved: Value| {
+        let zip = zip_of(&code);
+        let (status, v) = node.call(
+            "PUT",
+            "/v1/functions/greet",
+            Some(&json!({
+                "runtime": "python3.12", "handler": "app.handler",
+                "code": zip, "reserved_concurrency": reserved,
+            })),
+        );
+        assert_eq!(status, 200, "{v}");
+    };
+    // With no concurrency the event cannot run: it stays queued, retried as a throttle.
+    deploy(&node, json!(0));
+    let (status, v) = node.call(
+        "POST",
+        "/v1/functions/greet/invoke?async=true",
+        Some(&json!({"name": "Crash"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    std::thread::sleep(Duration::from_millis(500));
+    node.restart();
+    // Given concurrency again, the event runs once.
+    deploy(&node, Value::Null);
+    let record = eventually(Duration::from_secs(20), "the delivered event", || {
+        let (_, v) = node.call("GET", "/v1/functions/greet/logs?limit=100", None);
+        v["records"]
+            .as_array()?
+            .iter()
+            .find(|r| r["status"] == "ok" && r["output"].as_str().is_some_and(|o| o.contains("greeting Crash")))
+            .cloned()
+    });
+    assert_eq!(record["function"], "greet");
+    let (_, v) = node.call("GET", "/v1/functions/greet/dead-letters", None);
+    assert_eq!(v["deadLetters"], json!([]));
+    node.keep_data = false;
+}
+
+/// The base64 zip of a directory, as `cirrus deploy` makes it.
+fn zip_of(dir: &Path) -> String {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                w.start_file(
+                    p.file_name().unwrap().to_string_lossy(),
+                    zip::write::SimpleFileOptions::default(),
+                )
+                .unwrap();
+                w.write_all(&std::fs::read(&p).unwrap()).unwrap();
+            }
+        }
+        w.finish().unwrap();
+    }
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(buf.into_inner())
+}
+
+#[test]
+fn secrets_reach_granted_functions_and_nothing_shows_them() {
+    let node = NodeProcess::start(&temp_dir("functions-secrets"), &[]);
+    let dir = temp_dir("functions-secrets-code");
+    std::fs::write(
+        dir.join("app.py"),
+        "import os\n\ndef handler(event, context):\n    return {'key': os.environ.get('API_KEY')}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cirrus"))
+        .args(["secret", "set", "API_KEY", "--data"])
+        .arg(&node.data)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().expect("stdin").write_all(b"first-value\n")?;
+            c.wait_with_output()
+        })
+        .expect("cirrus secret set");
+    ok(&out, "secret set");
+    let out = cirrus(
+        &node,
+        &[
+            "deploy", "keyed", "--runtime", "python3", "--handler", "app.handler", "--secret",
+            "API_KEY", "--code", dir.to_str().unwrap(),
+        ],
+    );
+    ok(&out, "deploy with a secret");
+    let invoke = || -> Value {
+        let out = cirrus(&node, &["invoke", "keyed"]);
+        serde_json::from_str(&ok(&out, "invoke keyed")).unwrap()
+    };
+    assert_eq!(invoke(), json!({"key": "first-value"}));
+    // A new value restarts the function's instances.
+    ok(
+        &cirrus(&node, &["secret", "set", "API_KEY", "--value", "second-value"]),
+        "secret set again",
+    );
+    assert_eq!(invoke()["key"], "second-value");
+    // No API shows a value.
+    for path in ["/v1/functions/keyed", "/v1/secrets", "/v1/functions"] {
+        let (_, v) = node.call("GET", path, None);
+        assert!(!v.to_string().contains("second-value"), "{path}: {v}");
+    }
+    let listed = ok(&cirrus(&node, &["secret", "list"]), "secret list");
+    assert_eq!(listed.trim(), "API_KEY");
+    ok(&cirrus(&node, &["secret", "delete", "API_KEY"]), "secret delete");
+    let out = cirrus(&node, &["invoke", "keyed"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("API_KEY"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -95,6 +95,8 @@ pub enum NodeError {
     Runtime(#[from] cirrus_runtime::InvokeError),
     #[error("cannot restore the functions: {0}")]
     Functions(#[from] functions::FnError),
+    #[error(transparent)]
+    Secrets(#[from] functions::secrets::SecretsError),
 }
 
 /// A running node's state, shared by its request handlers.
@@ -157,6 +159,7 @@ impl Node {
             options.data_dir.join("code"),
             options.engine.partition.clone(),
             options.async_retry_base,
+            functions::secrets::Secrets::open(&options.data_dir)?,
         );
         let dispatcher = Arc::new(dispatcher::NodeDispatcher::new(
             &options.engine.partition.region,

@@ -68,6 +68,25 @@ const FIELDS: &[&str] = &[
     "revisionId",
     "workerName",
     "includeExecutionData",
+    // Lambda's
+    "FunctionName",
+    "Runtime",
+    "Handler",
+    "Code",
+    "ZipFile",
+    "MemorySize",
+    "Timeout",
+    "Environment",
+    "Variables",
+    "Publish",
+    "FunctionVersion",
+    "RoutingConfig",
+    "AdditionalVersionWeights",
+    "ReservedConcurrentExecutions",
+    "MaximumRetryAttempts",
+    "DestinationConfig",
+    "RevisionId",
+    "Cirrus",
 ];
 
 struct Random(u64);
@@ -283,6 +302,16 @@ async fn hostile_native_requests_get_4xx() {
         ("POST", "/v1/tasks/heartbeat"),
         ("POST", "/v1/validate"),
         ("GET", "/v1/events?after=-1"),
+        ("PUT", "/v1/functions/f"),
+        ("PUT", "/v1/functions/bad%20name"),
+        ("POST", "/v1/functions/f/invoke?qualifier=%00"),
+        ("POST", "/v1/functions/f/invoke?async=true"),
+        ("POST", "/v1/functions/f/versions"),
+        ("PUT", "/v1/functions/f/aliases/live"),
+        ("GET", "/v1/functions/f/logs?after=-1&wait=x"),
+        ("GET", "/v1/functions/f/dead-letters?limit=0"),
+        ("PUT", "/v1/routes"),
+        ("DELETE", "/v1/routes?route=%FF"),
     ];
     let mut random = Random(0xfeed_0000_1111_2222);
     for (method, path) in paths {
@@ -309,4 +338,110 @@ async fn hostile_native_requests_get_4xx() {
             }
         }
     }
+}
+
+/// Lambda's operations: method, path.
+const LAMBDA: &[(&str, &str)] = &[
+    ("POST", "/2015-03-31/functions"),
+    ("GET", "/2015-03-31/functions/"),
+    ("GET", "/2015-03-31/functions?MaxItems=0&Marker=%00"),
+    ("GET", "/2015-03-31/functions/f"),
+    ("GET", "/2015-03-31/functions/f?Qualifier=nope"),
+    ("DELETE", "/2015-03-31/functions/f?Qualifier=1"),
+    ("GET", "/2015-03-31/functions/f/configuration"),
+    ("PUT", "/2015-03-31/functions/f/configuration"),
+    ("PUT", "/2015-03-31/functions/f/code"),
+    ("POST", "/2015-03-31/functions/f/invocations"),
+    ("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3A%3A%3A/invocations"),
+    ("POST", "/2015-03-31/functions/f/versions"),
+    ("GET", "/2015-03-31/functions/f/versions"),
+    ("POST", "/2015-03-31/functions/f/aliases"),
+    ("PUT", "/2015-03-31/functions/f/aliases/live"),
+    ("DELETE", "/2015-03-31/functions/f/aliases/live"),
+    ("PUT", "/2017-10-31/functions/f/concurrency"),
+    ("GET", "/2019-09-30/functions/f/concurrency"),
+    ("PUT", "/2019-09-25/functions/f/event-invoke-config"),
+    ("POST", "/2019-09-25/functions/f/event-invoke-config"),
+    ("PATCH", "/2015-03-31/functions/f"),
+    ("GET", "/2099-01-01/functions/f"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_lambda_requests_get_4xx() {
+    let (node, endpoint) = start("lambda").await;
+    let http = reqwest::Client::new();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let creds = Credentials {
+        access_key_id: node.credentials.access_key_id.clone(),
+        secret_access_key: node.credentials.secret_access_key.clone(),
+    };
+    // A function to find, so that some requests reach deeper.
+    let zip = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    let fixed: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        b"\xff\xfe".to_vec(),
+        format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)).into_bytes(),
+        br#"{"FunctionName": "f", "Runtime": "python3.12", "Handler": "app.handler", "Code": {"ZipFile": "!!!"}}"#.to_vec(),
+        format!(r#"{{"FunctionName": "f", "Runtime": "provided.al2023", "Code": {{"ZipFile": "{}"}}}}"#, base64_of(zip)).into_bytes(),
+        br#"{"FunctionName": "f", "Runtime": "wasm", "Code": {"ZipFile": "AGFzbQEAAAA="}}"#.to_vec(),
+        br#"{"FunctionName": "../../etc", "Code": {"S3Bucket": "b"}}"#.to_vec(),
+        br#"{"MemorySize": -1, "Timeout": 1e99, "Environment": {"Variables": {"A": 1}}}"#.to_vec(),
+        br#"{"ReservedConcurrentExecutions": -3, "MaximumRetryAttempts": 99}"#.to_vec(),
+        br#"{"Name": "1", "FunctionVersion": "$LATEST", "RoutingConfig": {"AdditionalVersionWeights": {"2": 7}}}"#.to_vec(),
+        format!(r#"{{"FunctionName": "{}"}}"#, "n".repeat(50_000)).into_bytes(),
+    ];
+    let mut random = Random(0x1a3b_da00_7777_0001);
+    for (method, path) in LAMBDA {
+        let bodies = fixed
+            .iter()
+            .cloned()
+            .chain((0..30).map(|_| random.value(0).to_string().into_bytes()));
+        for body in bodies {
+            let (p, q) = path.split_once('?').unwrap_or((path, ""));
+            let mut headers = http::HeaderMap::new();
+            headers.insert("host", host.parse().unwrap());
+            sigv4::sign(
+                method,
+                p,
+                (!q.is_empty()).then_some(q),
+                &mut headers,
+                &body,
+                &creds,
+                "us-east-1",
+                "lambda",
+                SystemTime::now(),
+            );
+            headers.remove("host");
+            let resp = http
+                .request(method.parse().unwrap(), format!("{endpoint}{path}"))
+                .headers(headers)
+                .body(body.clone())
+                .timeout(Duration::from_secs(30))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{method} {path}: no answer ({e})"));
+            let status = resp.status().as_u16();
+            let error_type = resp
+                .headers()
+                .get("x-amzn-errortype")
+                .map(|v| v.to_str().unwrap_or("").to_owned());
+            let text = resp.text().await.unwrap_or_default();
+            let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            assert!(status < 500, "{method} {path} answered {status} to {shown}: {text}");
+            if status >= 400 {
+                let v: Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|_| panic!("{method} {path}: {status} not JSON: {text}"));
+                assert!(v["message"].is_string(), "{method} {path}: {text}");
+                assert!(error_type.is_some(), "{method} {path}: {status} without x-amzn-ErrorType");
+            }
+        }
+    }
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -30,6 +30,8 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub environment: BTreeMap<String, String>,
+    /// Names of the node's secrets the function sees as environment variables.
+    pub secrets: Vec<String>,
     /// Hosts a wasm function may call.
     pub allowed_hosts: Vec<String>,
     pub min_instances: u32,
@@ -84,6 +86,7 @@ impl Default for FunctionConfig {
             memory_mb: 128,
             timeout_seconds: 3,
             environment: BTreeMap::new(),
+            secrets: Vec::new(),
             allowed_hosts: Vec::new(),
             min_instances: 0,
             max_instances: 0,
@@ -218,6 +221,15 @@ impl FunctionConfig {
                 ));
             }
         }
+        for name in &self.secrets {
+            super::secrets::check_name(name).map_err(|e| bad("Secrets", e.to_string()))?;
+            if self.environment.contains_key(name) || RESERVED_ENV.contains(&name.as_str()) {
+                return Err(bad(
+                    "Secrets",
+                    format!("'{name}' is also an environment variable"),
+                ));
+            }
+        }
         for host in &self.allowed_hosts {
             let h = host.trim();
             if h.is_empty() || h.contains('/') || h.contains(char::is_whitespace) {
@@ -311,6 +323,7 @@ impl FunctionConfig {
         }
         v["Cirrus"] = json!({
             "AllowedHosts": self.allowed_hosts,
+            "Secrets": self.secrets,
             "MinInstances": self.min_instances,
             "MaxInstances": self.max_instances,
             "PerInstanceConcurrency": self.per_instance,

@@ -435,6 +435,16 @@ fn apply_fields(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(
                 })
                 .collect::<Result<_>>()?;
         }
+        if let Some(Value::Array(names)) = c.get("Secrets") {
+            config.secrets = names
+                .iter()
+                .map(|h| {
+                    h.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| LambdaError::invalid("Cirrus.Secrets must be names"))
+                })
+                .collect::<Result<_>>()?;
+        }
         for (field, slot) in [
             ("MinInstances", &mut config.min_instances),
             ("MaxInstances", &mut config.max_instances),

@@ -16,6 +16,7 @@ pub mod logs;
 pub mod native;
 pub mod queue;
 pub mod routes;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -128,14 +129,22 @@ pub struct Invoked {
     pub request_id: String,
 }
 
+struct Built {
+    revision: String,
+    spec: Arc<FunctionSpec>,
+    secrets: Vec<String>,
+}
+
 /// The node's functions.
 pub struct Functions {
     store: Arc<dyn Store>,
     pools: Pools,
     code_dir: PathBuf,
     partition: Partition,
-    /// Built specs by `name:version` and the revision they were built from.
-    specs: Mutex<HashMap<String, (String, Arc<FunctionSpec>)>>,
+    /// Built specs by `name:version`, the revision they were built from, and the secrets
+    /// they hold.
+    specs: Mutex<HashMap<String, Built>>,
+    pub secrets: secrets::Secrets,
     pub logs: logs::Logs,
     queue: queue::Signal,
     engine: OnceLock<Engine>,
@@ -151,6 +160,7 @@ impl Functions {
         code_dir: PathBuf,
         partition: Partition,
         async_retry_base: Duration,
+        secrets: secrets::Secrets,
     ) -> Arc<Functions> {
         Arc::new(Functions {
             store,
@@ -158,6 +168,7 @@ impl Functions {
             code_dir,
             partition,
             specs: Mutex::new(HashMap::new()),
+            secrets,
             logs: logs::Logs::new(1000),
             queue: queue::Signal::default(),
             engine: OnceLock::new(),
@@ -502,7 +513,8 @@ impl Functions {
                     return Err(FnError::NotFound(self.function_arn(name)));
                 }
                 self.pools.retire_function(name);
-                lock(&self.specs).retain(|k, _| !k.starts_with(&format!("{name}:")));
+                let prefix = format!("{name}:");
+                lock(&self.specs).retain(|k, _| !k.starts_with(&prefix));
                 self.routes.reload(&*self.store).await?;
                 Ok(())
             }
@@ -564,12 +576,12 @@ impl Functions {
                 return Box::pin(self.resolve(name, Some(&picked))).await;
             };
         let key = format!("{name}:{version}");
-        if let Some((rev, spec)) = lock(&self.specs).get(&key)
-            && *rev == revision
+        if let Some(built) = lock(&self.specs).get(&key)
+            && built.revision == revision
         {
             let config = parse_config(&config)?;
             return Ok(Resolved {
-                spec: spec.clone(),
+                spec: built.spec.clone(),
                 version,
                 config,
             });
@@ -577,11 +589,18 @@ impl Functions {
         let cfg = parse_config(&config)?;
         let spec = Arc::new(self.build_spec(name, &version, &cfg, &digest).await?);
         let mut specs = lock(&self.specs);
-        if specs.get(&key).is_some_and(|(rev, _)| *rev != revision) {
+        if specs.get(&key).is_some_and(|b| b.revision != revision) {
             // The version's code changed: its instances run the old code.
             self.pools.retire(name, &version);
         }
-        specs.insert(key, (revision, spec.clone()));
+        specs.insert(
+            key,
+            Built {
+                revision,
+                spec: spec.clone(),
+                secrets: cfg.secrets.clone(),
+            },
+        );
         Ok(Resolved {
             spec,
             version,
@@ -626,13 +645,22 @@ impl Functions {
                 }
             }
         };
+        let mut environment = config.environment.clone();
+        for secret in &config.secrets {
+            let value = self.secrets.get(secret).ok_or_else(|| {
+                FnError::Invalid(format!(
+                    "the secret '{secret}' that {name} is granted is not set (cirrus secret set {secret})"
+                ))
+            })?;
+            environment.insert(secret.clone(), value);
+        }
         Ok(FunctionSpec {
             name: name.to_owned(),
             version: version.to_owned(),
             code,
             memory_mb: config.memory_mb,
             timeout: Duration::from_secs(u64::from(config.timeout_seconds)),
-            environment: config.environment.clone(),
+            environment,
             allowed_hosts: config.allowed_hosts.clone(),
             scaling: config.scaling(),
             region: self.partition.region.clone(),
@@ -809,6 +837,38 @@ impl Functions {
         let digest = f.code_digest.clone();
         self.replace(&f, config, digest).await?;
         Ok(())
+    }
+
+    /// Sets or deletes a secret and restarts the instances of the versions that use it.
+    pub fn change_secret(&self, name: &str, value: Option<&str>) -> Result<bool> {
+        let changed = match value {
+            Some(v) => {
+                self.secrets
+                    .set(name, v, cirrus_engine::now_ms())
+                    .map_err(|e| match e {
+                        secrets::SecretsError::Write { .. } | secrets::SecretsError::Read { .. } => {
+                            FnError::Service(e.to_string())
+                        }
+                        e => FnError::Invalid(e.to_string()),
+                    })?;
+                true
+            }
+            None => self
+                .secrets
+                .delete(name)
+                .map_err(|e| FnError::Service(e.to_string()))?,
+        };
+        let stale: Vec<String> = lock(&self.specs)
+            .iter()
+            .filter(|(_, b)| b.secrets.iter().any(|s| s == name))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            if let Some((f, v)) = key.split_once(':') {
+                self.forget(f, v);
+            }
+        }
+        Ok(changed)
     }
 
     /// A destination or dead-letter target: a function (name or ARN) or a state machine.

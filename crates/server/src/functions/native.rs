@@ -6,7 +6,8 @@
 //! - `POST /v1/functions/{name}/versions`; `PUT /v1/functions/{name}/aliases/{alias}`;
 //! - `GET /v1/functions/{name}/logs?after=SEQ&wait=SECONDS` (long-polls for new records);
 //! - `GET /v1/functions/{name}/dead-letters`;
-//! - `GET`/`PUT /v1/routes`, `DELETE /v1/routes?route=KEY`.
+//! - `GET`/`PUT /v1/routes`, `DELETE /v1/routes?route=KEY`;
+//! - `GET /v1/secrets` (names only), `PUT`/`DELETE /v1/secrets/{name}`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub fn routes() -> Router<Arc<Node>> {
             get(list_routes).put(put_route).delete(delete_route),
         )
         .route("/logs", get(all_logs))
+        .route("/secrets", get(list_secrets))
+        .route("/secrets/{name}", put(put_secret).delete(delete_secret))
 }
 
 fn ok(v: Value) -> Handled {
@@ -536,5 +539,41 @@ async fn delete_route(State(node): State<Arc<Node>>, Query(q): Params) -> Handle
         ));
     }
     f.routes.reload(&**f.store()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_secrets(State(node): State<Arc<Node>>) -> Handled {
+    let items: Vec<Value> = node
+        .functions
+        .secrets
+        .list()
+        .into_iter()
+        .map(|(name, ms)| json!({ "name": name, "updatedMs": ms }))
+        .collect();
+    ok(json!({ "secrets": items }))
+}
+
+async fn put_secret(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Handled {
+    let b = body_map(&node, body, 128 * 1024).await?;
+    let value = b
+        .get("value")
+        .and_then(Value::as_str)
+        .ok_or_else(|| NativeError::bad("'value' is required, as a string"))?;
+    node.functions.change_secret(&name, Some(value))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_secret(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Handled {
+    if !node.functions.change_secret(&name, None)? {
+        return Err(NativeError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("no secret '{name}'"),
+        ));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
