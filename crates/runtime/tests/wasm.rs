@@ -346,7 +346,7 @@ async fn an_infinite_loop_times_out_and_the_next_invocation_runs() {
     assert_eq!(error.message, "Task timed out after 0.30 seconds");
     assert!(elapsed >= spec.timeout, "stopped early: {elapsed:?}");
     assert!(
-        elapsed < spec.timeout + Duration::from_millis(500),
+        elapsed < spec.timeout + Duration::from_secs(1),
         "stopped late: {elapsed:?}"
     );
 
@@ -376,7 +376,7 @@ async fn a_guest_blocked_on_io_times_out_on_the_wall_clock() {
     let elapsed = started.elapsed();
     assert_eq!(function_error(&outcome).error_type, "Sandbox.Timedout");
     assert!(
-        elapsed < spec.timeout + Duration::from_millis(500),
+        elapsed < spec.timeout + Duration::from_secs(1),
         "stopped late: {elapsed:?}"
     );
     silent.abort();

@@ -5,17 +5,17 @@
 //! - [`WasmRuntime`]: one per process. Owns the wasmtime `Engine` (Cranelift, epoch
 //!   interruption, the pooling allocator: every instance slot, linear memory and fiber stack
 //!   is reserved once, up front), the `Linker` with `wasi:cli` and `wasi:http`, the
-//!   compiled-artifact cache ([`artifact`]) and a thread that advances the epoch every
+//!   compiled-artifact cache (`artifact`) and a thread that advances the epoch every
 //!   [`WasmConfig::epoch_tick`].
 //! - [`WasmComponent`]: one per function version, from [`WasmRuntime::load`]: compiled once
 //!   (~0.3 s for the 244 KiB test guest on two busy cores) or mapped from its cached
 //!   artifact (~0.33 ms), checked and linked (`InstancePre`). Its first invocation costs
 //!   ~0.1 ms more (the memory image). Cheap to clone; keeps the runtime alive.
-//! - One `Store` and one instance per invocation ([`WasmComponent::invoke`], in [`invoke`]):
+//! - One `Store` and one instance per invocation ([`WasmComponent::invoke`], in `invoke`):
 //!   a fresh instance from the pool (a hello invocation takes ~30 µs end to end, ~17 µs of
 //!   it the host's: `benches/wasm.rs`), with the function's memory cap, deadline,
-//!   environment, outbound hosts ([`outbound`]) and captured output ([`logs`]); an event
-//!   payload becomes a CloudEvents request ([`event`]). Nothing survives the invocation, so
+//!   environment, outbound hosts (`outbound`) and captured output (`logs`); an event
+//!   payload becomes a CloudEvents request (`event`). Nothing survives the invocation, so
 //!   a guest that loops, exhausts its memory or traps fails that invocation only.
 
 mod artifact;
