@@ -7,13 +7,22 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cirrus_runtime::process::ProcessInstance;
+use cirrus_runtime::process::{ProcessHost, ProcessInstance};
 use cirrus_runtime::{
     FunctionError, FunctionSpec, HttpRequest, Invocation, InvokeError, Outcome, Payload,
     ProcessRuntime, Reply,
 };
 use serde_json::{Value, json};
 use support::{Scratch, code, event, host, lambda_rust_code, process_exists, spec, venv_with};
+
+/// The pool runs instances on a multi-threaded runtime, so the futures must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(host: ProcessHost, spec: FunctionSpec, mut instance: ProcessInstance) {
+    fn send<T: Send>(_: T) {}
+    send(host.start(&spec));
+    send(instance.invoke(&spec, event("{}")));
+    send(instance.stop());
+}
 
 fn reply_json(outcome: &Outcome) -> Value {
     match &outcome.result {
@@ -548,6 +557,25 @@ async fn node_errors_are_named_by_the_error() {
     assert_eq!(t, "Runtime.HandlerNotFound");
 }
 
+#[tokio::test]
+async fn node_memory_cap_ends_the_instance() {
+    let root = code(&[(
+        "index.js",
+        "exports.handler = async () => { const a = []; for (;;) a.push({ n: a.length }); };\n",
+    )]);
+    let spec = node_spec(&root, "index.handler"); // 128 MB
+    let (mut instance, _work) = start(&spec).await;
+    let outcome = instance.invoke(&spec, event("{}")).await;
+    let e = error(&outcome);
+    assert_eq!(
+        e.error_type, "Runtime.OutOfMemory",
+        "{e:?}\n{}",
+        outcome.logs
+    );
+    assert!(!instance.is_alive());
+    instance.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // awslambdaric, the real Python client
 
@@ -636,7 +664,10 @@ async fn lambda_rust_success_error_and_reuse() {
     let outcome = instance.invoke(&spec, event(r#"{"fail":true}"#)).await;
     let e = error(&outcome);
     assert!(e.message.contains("asked to fail"), "{e:?}");
-    assert!(!e.error_type.is_empty());
+    assert_eq!(
+        e.error_type, "unhandled",
+        "lambda_runtime's type for a boxed error"
+    );
     reply_json(&instance.invoke(&spec, event(r#"{"after":"error"}"#)).await);
     instance.stop().await;
 }
