@@ -162,7 +162,7 @@ impl ProcessInstance {
             tokio::select! {
                 biased;
                 event = self.api.events.recv() => match event {
-                    Some(RuntimeEvent::Next) => return Ok(()),
+                    Some(RuntimeEvent::Ready) => return Ok(()),
                     Some(RuntimeEvent::InitError(error)) => {
                         self.kill();
                         let tail = self.output.tail().await;

@@ -67,9 +67,15 @@ impl MemoryCap {
         }
     }
 
-    /// Removes the host's cgroup (after its instances').
+    /// Removes the host's cgroup, with any instance cgroups left behind by instances that
+    /// were dropped instead of stopped (empty by now, if their processes are gone).
     pub fn remove(&self) {
         if let MemoryCap::Cgroup(dir) = self {
+            for child in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if child.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = fs::remove_dir(child.path());
+                }
+            }
             let _ = fs::remove_dir(dir);
         }
     }
