@@ -88,7 +88,7 @@ impl ProcessInstance {
             .map_err(|e| service("Runtime API", e))?;
         let memory = host
             .memory
-            .instance(&id, spec.memory_mb)
+            .instance(&id, spec.memory_mb, runtime)
             .map_err(|e| service("memory cap", e))?;
         let (pipe_writer, pipe_reader) =
             tokio::net::unix::pipe::pipe().map_err(|e| service("output pipe", e))?;
