@@ -337,6 +337,20 @@ async fn python_nested_handler_path() {
 }
 
 #[tokio::test]
+async fn python_site_packages_are_added_when_the_handler_needs_them() {
+    // The bootstrap runs with -S; `pip` lives in the interpreter's site-packages.
+    let root = code(&[(
+        "app.py",
+        "import sys, pip\ndef handler(event, context):\n    return [pip.__name__, 'site' in sys.modules]\n",
+    )]);
+    let spec = spec(ProcessRuntime::Python3, root.path(), "app.handler");
+    let (mut instance, _work) = start(&spec).await;
+    let reply = reply_json(&instance.invoke(&spec, event("{}")).await);
+    assert_eq!(reply, json!(["pip", true]));
+    instance.stop().await;
+}
+
+#[tokio::test]
 async fn python_init_errors() {
     let root = code(&[
         ("app.py", PY_APP),
