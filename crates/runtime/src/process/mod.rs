@@ -4,16 +4,16 @@
 //! A [`ProcessHost`] (one per node) starts [`ProcessInstance`]s; the pool decides how many
 //! and when. One instance is one process group with:
 //!
-//! - its own Runtime API server on `127.0.0.1:0` ([`api`]), which the process finds in
+//! - its own Runtime API server on `127.0.0.1:0` (`api`), which the process finds in
 //!   `AWS_LAMBDA_RUNTIME_API`; [`ProcessHost::start`] returns once the process first asks
 //!   for work on `/next` (that is the cold start), or fails with the runtime's init error,
 //!   its exit, or the function's timeout;
-//! - a clean environment ([`launch`]): a fixed `PATH`, `LANG`, `TZ=:UTC`, the function's
+//! - a clean environment (`launch`): a fixed `PATH`, `LANG`, `TZ=:UTC`, the function's
 //!   variables and Lambda's reserved ones, the code root as working directory, and a
 //!   private writable directory (as `HOME` and `TMPDIR`) in place of Lambda's `/tmp`;
-//! - its stdout and stderr in one pipe, read all the time ([`output`]); an invocation's log
+//! - its stdout and stderr in one pipe, read all the time (`output`); an invocation's log
 //!   is exactly what arrived between handing the event out and the answer;
-//! - a memory cap ([`memory`]).
+//! - a memory cap (`memory`).
 //!
 //! [`ProcessInstance::invoke`] hands one event out and waits for the answer, the process's
 //! exit (`Runtime.ExitError`, or `Runtime.OutOfMemory`), or the timeout, which kills the
