@@ -14,6 +14,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -35,6 +36,9 @@ pub(super) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 
+/// Connections one runtime may hold open at once; more are closed as they come.
+const MAX_CONNECTIONS: usize = 16;
+
 /// An invocation waiting to be handed out on `/next`.
 #[derive(Debug)]
 pub(super) struct Delivery {
@@ -51,8 +55,8 @@ pub(super) struct Delivery {
 /// What the runtime did.
 #[derive(Debug)]
 pub(super) enum RuntimeEvent {
-    /// It asked for the next invocation; the first of these ends the cold start.
-    Next,
+    /// It asked for an invocation for the first time: the cold start is over.
+    Ready,
     /// It answered the invocation handed out.
     Response { request_id: String, body: Bytes },
     /// It reported the invocation handed out as failed (or sent an oversized answer).
@@ -91,6 +95,7 @@ impl RuntimeApi {
         let state = Arc::new(State {
             deliveries: tokio::sync::Mutex::new(delivery_rx),
             handed_out: Mutex::new(None),
+            asked: AtomicBool::new(false),
             events: event_tx,
         });
         let server = tokio::spawn(serve(listener, state));
@@ -107,6 +112,8 @@ struct State {
     deliveries: tokio::sync::Mutex<mpsc::Receiver<Delivery>>,
     /// The request id handed out and not yet answered.
     handed_out: Mutex<Option<String>>,
+    /// Whether the runtime has called `/next` yet.
+    asked: AtomicBool,
     events: mpsc::UnboundedSender<RuntimeEvent>,
 }
 
@@ -130,7 +137,14 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors, most likely: give them a moment to come back.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
+                if connections.len() >= MAX_CONNECTIONS {
+                    continue; // dropped: a runtime needs one or two
+                }
                 // Without TCP_NODELAY a runtime that writes headers and body separately
                 // waits for a delayed ACK on every answer (awslambdaric: ~11 calls/s).
                 let _ = stream.set_nodelay(true);
@@ -178,7 +192,9 @@ async fn route(state: &State, request: Request<Incoming>) -> Reply {
 
 /// `GET /invocation/next`: waits for the next invocation and hands it out.
 async fn next(state: &State) -> Reply {
-    state.report(RuntimeEvent::Next);
+    if !state.asked.swap(true, Ordering::Relaxed) {
+        state.report(RuntimeEvent::Ready);
+    }
     // One waiter at a time; a second concurrent `/next` queues behind the first.
     let mut deliveries = state.deliveries.lock().await;
     let Some(delivery) = deliveries.recv().await else {

@@ -88,7 +88,7 @@ impl ProcessInstance {
             .map_err(|e| service("Runtime API", e))?;
         let memory = host
             .memory
-            .instance(&id, spec.memory_mb)
+            .instance(&id, spec.memory_mb, runtime)
             .map_err(|e| service("memory cap", e))?;
         let (pipe_writer, pipe_reader) =
             tokio::net::unix::pipe::pipe().map_err(|e| service("output pipe", e))?;
@@ -162,7 +162,7 @@ impl ProcessInstance {
             tokio::select! {
                 biased;
                 event = self.api.events.recv() => match event {
-                    Some(RuntimeEvent::Next) => return Ok(()),
+                    Some(RuntimeEvent::Ready) => return Ok(()),
                     Some(RuntimeEvent::InitError(error)) => {
                         self.kill();
                         let tail = self.output.tail().await;

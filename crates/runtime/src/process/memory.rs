@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use tokio::process::Command;
 
+use crate::ProcessRuntime;
+
 /// How the host caps its instances' memory, decided once at start.
 #[derive(Debug)]
 pub(super) enum MemoryCap {
@@ -39,7 +41,12 @@ impl MemoryCap {
     }
 
     /// Prepares the cap of one instance.
-    pub fn instance(&self, instance_id: &str, memory_mb: u32) -> io::Result<InstanceMemory> {
+    pub fn instance(
+        &self,
+        instance_id: &str,
+        memory_mb: u32,
+        runtime: ProcessRuntime,
+    ) -> io::Result<InstanceMemory> {
         let bytes = u64::from(memory_mb.max(1)) * 1024 * 1024;
         match self {
             MemoryCap::Cgroup(parent) => {
@@ -62,14 +69,27 @@ impl MemoryCap {
             }
             MemoryCap::Rlimit => Ok(InstanceMemory {
                 cgroup: None,
-                data_limit: Some(bytes),
+                // V8 commits memory in large steps and crashes (SIGSEGV, or an abort without
+                // a word) when the kernel refuses one near the limit; with twice the cap as
+                // room it reliably stops at its own heap limit (3/4 of the cap) instead.
+                data_limit: Some(if runtime == ProcessRuntime::Nodejs {
+                    bytes * 2
+                } else {
+                    bytes
+                }),
             }),
         }
     }
 
-    /// Removes the host's cgroup (after its instances').
+    /// Removes the host's cgroup, with any instance cgroups left behind by instances that
+    /// were dropped instead of stopped (empty by now, if their processes are gone).
     pub fn remove(&self) {
         if let MemoryCap::Cgroup(dir) = self {
+            for child in fs::read_dir(dir).into_iter().flatten().flatten() {
+                if child.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = fs::remove_dir(child.path());
+                }
+            }
             let _ = fs::remove_dir(dir);
         }
     }

@@ -4,16 +4,16 @@
 //! A [`ProcessHost`] (one per node) starts [`ProcessInstance`]s; the pool decides how many
 //! and when. One instance is one process group with:
 //!
-//! - its own Runtime API server on `127.0.0.1:0` ([`api`]), which the process finds in
+//! - its own Runtime API server on `127.0.0.1:0` (`api`), which the process finds in
 //!   `AWS_LAMBDA_RUNTIME_API`; [`ProcessHost::start`] returns once the process first asks
 //!   for work on `/next` (that is the cold start), or fails with the runtime's init error,
 //!   its exit, or the function's timeout;
-//! - a clean environment ([`launch`]): a fixed `PATH`, `LANG`, `TZ=:UTC`, the function's
+//! - a clean environment (`launch`): a fixed `PATH`, `LANG`, `TZ=:UTC`, the function's
 //!   variables and Lambda's reserved ones, the code root as working directory, and a
 //!   private writable directory (as `HOME` and `TMPDIR`) in place of Lambda's `/tmp`;
-//! - its stdout and stderr in one pipe, read all the time ([`output`]); an invocation's log
+//! - its stdout and stderr in one pipe, read all the time (`output`); an invocation's log
 //!   is exactly what arrived between handing the event out and the answer;
-//! - a memory cap ([`memory`]).
+//! - a memory cap (`memory`).
 //!
 //! [`ProcessInstance::invoke`] hands one event out and waits for the answer, the process's
 //! exit (`Runtime.ExitError`, or `Runtime.OutOfMemory`), or the timeout, which kills the
@@ -32,12 +32,17 @@
 //! not subdivide) the child gets `RLIMIT_DATA = memory_mb`. `RLIMIT_AS` is no use: V8
 //! reserves address space it never touches, so Node.js needs an `RLIMIT_AS` of ~768 MiB
 //! just to start (measured: it hangs at 128 MiB and crashes at 512 MiB), which no
-//! `memory_mb` can be turned into. `RLIMIT_DATA` counts only writable private mappings, so reservations are free; Python
-//! raises `MemoryError` at the cap (reported as `Runtime.OutOfMemory`, and the instance is
-//! recycled), and Node.js aborts with an allocation failure (we also give V8 a heap limit of
-//! 3/4 of the cap so that it usually stops with its own "heap out of memory" first). The
-//! rlimit counts committed virtual memory, not resident memory: thread stacks count in
-//! full, so it is stricter than a cgroup for processes with many threads.
+//! `memory_mb` can be turned into. `RLIMIT_DATA` counts only writable private mappings, so
+//! reservations are free. Python raises `MemoryError` at the cap (reported as
+//! `Runtime.OutOfMemory`, and the instance is recycled). Node.js gets a V8 heap limit of
+//! 3/4 of the cap and an `RLIMIT_DATA` of twice the cap: with a limit equal to the cap, V8
+//! crashed (SIGSEGV, or an abort without a word) in about half of our runs at 128 MB,
+//! because a refused commit is fatal wherever it happens; with the room it stopped every
+//! time at its own limit ("JavaScript heap out of memory"), which reads as
+//! `Runtime.OutOfMemory`. So for Node.js the JS heap is capped below `memory_mb` and native
+//! memory (buffers) at twice it. The rlimit counts committed virtual memory, not resident
+//! memory: thread stacks count in full, so it is stricter than a cgroup for processes with
+//! many threads.
 //!
 //! # Process groups
 //!
