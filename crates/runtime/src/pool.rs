@@ -88,7 +88,10 @@ struct Pool {
     spec: Arc<FunctionSpec>,
     limit: Arc<Semaphore>,
     kind: Kind,
-    last_used: Mutex<Instant>,
+    /// When the pool was made; `last_used` counts from it.
+    born: Instant,
+    /// Microseconds from `born` to the last request's start or end.
+    last_used: AtomicU64,
     busy: AtomicU64,
     invocations: AtomicU64,
     errors: AtomicU64,
@@ -102,9 +105,10 @@ enum Kind {
     Wasm {
         digest: String,
         bytes: Arc<[u8]>,
+        /// The loaded component, while the version is warm.
+        component: Mutex<Option<WasmComponent>>,
         /// Held while loading, so concurrent first requests load once.
-        component: tokio::sync::Mutex<Option<WasmComponent>>,
-        loaded: std::sync::atomic::AtomicBool,
+        loading: tokio::sync::Mutex<()>,
     },
     Process {
         idle: Mutex<Vec<Warm>>,
@@ -210,14 +214,14 @@ impl Pools {
             .saturating_mul(spec.scaling.per_instance);
         let wait = Overflow::Wait(spec.timeout);
         let _permit = pool.permit(&pool.limit, wait, capacity as usize).await?;
-        *lock(&pool.last_used) = Instant::now();
+        pool.touch();
         pool.busy.fetch_add(1, Ordering::Relaxed);
         let outcome = match &pool.kind {
             Kind::Wasm { .. } => self.invoke_wasm(&pool, invocation).await,
             Kind::Process { .. } => self.invoke_process(&pool, invocation).await,
         };
         pool.busy.fetch_sub(1, Ordering::Relaxed);
-        *lock(&pool.last_used) = Instant::now();
+        pool.touch();
         pool.invocations.fetch_add(1, Ordering::Relaxed);
         match &outcome {
             Ok(o) if o.result.is_err() => {
@@ -303,8 +307,8 @@ impl Pools {
             Code::Wasm { digest, bytes } => Kind::Wasm {
                 digest: digest.clone(),
                 bytes: bytes.clone(),
-                component: tokio::sync::Mutex::new(None),
-                loaded: false.into(),
+                component: Mutex::new(None),
+                loading: tokio::sync::Mutex::new(()),
             },
             Code::Process { .. } => Kind::Process {
                 idle: Mutex::new(Vec::new()),
@@ -315,7 +319,8 @@ impl Pools {
             spec: spec.clone(),
             limit: Arc::new(Semaphore::new(capacity.max(1) as usize)),
             kind,
-            last_used: Mutex::new(Instant::now()),
+            born: Instant::now(),
+            last_used: AtomicU64::new(0),
             busy: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -340,31 +345,35 @@ impl Pools {
             digest,
             bytes,
             component,
-            loaded,
+            loading,
         } = &pool.kind
         else {
             return Err(InvokeError::Service("not a wasm pool".into()));
         };
-        let (handle, cold) = {
-            let mut slot = component.lock().await;
-            match slot.as_ref() {
-                Some(c) => (c.clone(), false),
-                None => {
-                    let started = Instant::now();
-                    let runtime = self.inner.wasm.clone();
-                    let (digest, bytes) = (digest.clone(), bytes.clone());
-                    let loaded_component =
-                        tokio::task::spawn_blocking(move || runtime.load(&digest, &bytes))
+        let warm = lock(component).clone();
+        let (handle, cold) = match warm {
+            Some(c) => (c, false),
+            None => {
+                let _loading = loading.lock().await;
+                let loaded = lock(component).clone();
+                match loaded {
+                    // Another request loaded it while this one waited.
+                    Some(c) => (c, false),
+                    None => {
+                        let started = Instant::now();
+                        let runtime = self.inner.wasm.clone();
+                        let (digest, bytes) = (digest.clone(), bytes.clone());
+                        let c = tokio::task::spawn_blocking(move || runtime.load(&digest, &bytes))
                             .await
                             .map_err(|e| InvokeError::Service(format!("loader failed: {e}")))?
                             .map_err(|e| InvokeError::Init {
                                 error_type: "Runtime.InvalidComponent".into(),
                                 message: e.to_string(),
                             })?;
-                    *slot = Some(loaded_component.clone());
-                    loaded.store(true, Ordering::Relaxed);
-                    lock(&pool.cold).record(started.elapsed());
-                    (loaded_component, true)
+                        *lock(component) = Some(c.clone());
+                        lock(&pool.cold).record(started.elapsed());
+                        (c, true)
+                    }
                 }
             }
         };
@@ -454,6 +463,16 @@ impl Pools {
 }
 
 impl Pool {
+    fn touch(&self) {
+        let us = self.born.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        self.last_used.store(us, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = Duration::from_micros(self.last_used.load(Ordering::Relaxed));
+        self.born.elapsed().saturating_sub(last)
+    }
+
     async fn permit(
         &self,
         semaphore: &Arc<Semaphore>,
@@ -543,16 +562,10 @@ impl Pool {
                     tokio::spawn(instance.stop());
                 }
             }
-            Kind::Wasm {
-                component, loaded, ..
-            } => {
-                let idle_for = lock(&self.last_used).elapsed();
-                if (retired || idle_for >= timeout)
-                    && self.busy.load(Ordering::Relaxed) == 0
-                    && let Ok(mut slot) = component.try_lock()
-                    && slot.take().is_some()
-                {
-                    loaded.store(false, Ordering::Relaxed);
+            Kind::Wasm { component, .. } => {
+                let idle_for = self.idle_for();
+                if (retired || idle_for >= timeout) && self.busy.load(Ordering::Relaxed) == 0 {
+                    lock(component).take();
                 }
             }
         }
@@ -561,7 +574,7 @@ impl Pool {
     fn stats(&self) -> PoolStats {
         let busy = self.busy.load(Ordering::Relaxed) as u32;
         let (runtime, instances, loaded) = match &self.kind {
-            Kind::Wasm { loaded, .. } => ("wasm", busy, loaded.load(Ordering::Relaxed)),
+            Kind::Wasm { component, .. } => ("wasm", busy, lock(component).is_some()),
             Kind::Process { live, .. } => ("process", live.load(Ordering::Relaxed) as u32, true),
         };
         let cold = lock(&self.cold);

@@ -222,6 +222,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
         .route("/openapi.json", get(|| async { axum::Json(native::openapi::document()) }))
         .route("/{version}/functions", any(lambda_protocol))
+        .route("/{version}/functions/", any(lambda_protocol))
         .route("/{version}/functions/{*rest}", any(lambda_protocol))
         .nest("/v1", native::routes(node.clone()))
         .fallback(|| async {

@@ -20,6 +20,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::config::FunctionConfig;
+use super::routes::percent_decode;
 use super::{FnError, Functions, alias_json, parse_config};
 use crate::{Node, sigv4};
 
@@ -228,10 +229,7 @@ async fn route(
         }
         ("DELETE", ["2015-03-31", "functions", name, "aliases", alias]) => {
             let (name, _) = split_name(f, name, None)?;
-            f.store()
-                .delete_function_alias(&name, alias)
-                .await
-                .map_err(FnError::from)?;
+            f.delete_alias(&name, alias).await?;
             Ok(Answer::json(StatusCode::NO_CONTENT, Value::Null).empty())
         }
         ("PUT", ["2017-10-31", "functions", name, "concurrency"]) => {
@@ -923,26 +921,4 @@ fn parse_query(q: &str) -> HashMap<String, String> {
             (percent_decode(k), percent_decode(&v.replace('+', " ")))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (
-                (b[i + 1] as char).to_digit(16),
-                (b[i + 2] as char).to_digit(16),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

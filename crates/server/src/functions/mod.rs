@@ -119,7 +119,7 @@ pub struct Resolved {
     pub spec: Arc<FunctionSpec>,
     /// `$LATEST` or the number.
     pub version: String,
-    pub config: FunctionConfig,
+    pub config: Arc<FunctionConfig>,
 }
 
 /// What a synchronous invocation returned.
@@ -132,7 +132,15 @@ pub struct Invoked {
 struct Built {
     revision: String,
     spec: Arc<FunctionSpec>,
+    config: Arc<FunctionConfig>,
     secrets: Vec<String>,
+}
+
+/// What a name and qualifier point at.
+enum Target {
+    Latest(Function),
+    Version(FunctionVersion),
+    Alias(FunctionAlias),
 }
 
 /// The node's functions.
@@ -144,6 +152,8 @@ pub struct Functions {
     /// Built specs by `name:version`, the revision they were built from, and the secrets
     /// they hold.
     specs: Mutex<HashMap<String, Built>>,
+    /// Records by (name, qualifier), until the next write.
+    targets: Mutex<HashMap<(String, String), Arc<Target>>>,
     pub secrets: secrets::Secrets,
     pub logs: logs::Logs,
     queue: queue::Signal,
@@ -168,6 +178,7 @@ impl Functions {
             code_dir,
             partition,
             specs: Mutex::new(HashMap::new()),
+            targets: Mutex::new(HashMap::new()),
             secrets,
             logs: logs::Logs::new(1000),
             queue: queue::Signal::default(),
@@ -289,6 +300,7 @@ impl Functions {
             StoreError::Conflict(_) => FnError::Conflict(format!("Function already exist: {name}")),
             e => e.into(),
         })?;
+        self.invalidate();
         self.pools.set_reserved(name, config.reserved_concurrency);
         let version = if publish {
             Some(self.publish(name, "", None).await?)
@@ -503,13 +515,16 @@ impl Functions {
                 ),
                 e => e.into(),
             })
+            .inspect(|_| self.invalidate())
     }
 
     /// Deletes a function (all of it) or one version.
     pub async fn delete(&self, name: &str, qualifier: Option<&str>) -> Result<()> {
         match qualifier {
             None => {
-                if !self.store.delete_function(name).await? {
+                let deleted = self.store.delete_function(name).await?;
+                self.invalidate();
+                if !deleted {
                     return Err(FnError::NotFound(self.function_arn(name)));
                 }
                 self.pools.retire_function(name);
@@ -536,7 +551,9 @@ impl Functions {
                         a.name
                     )));
                 }
-                if !self.store.delete_function_version(name, number).await? {
+                let deleted = self.store.delete_function_version(name, number).await?;
+                self.invalidate();
+                if !deleted {
                     return Err(FnError::NotFound(format!(
                         "{}:{q}",
                         self.function_arn(name)
@@ -553,51 +570,70 @@ impl Functions {
         self.pools.retire(name, version);
     }
 
+    /// The record a qualifier names, from the cache or the store. Every write through
+    /// this type clears the cache; the node is the store's only writer.
+    async fn target(&self, name: &str, q: &str) -> Result<Arc<Target>> {
+        let key = (name.to_owned(), q.to_owned());
+        if let Some(t) = lock(&self.targets).get(&key) {
+            return Ok(t.clone());
+        }
+        let missing = || FnError::NotFound(format!("{}:{q}", self.function_arn(name)));
+        let target = if q == "$LATEST" {
+            Target::Latest(self.function(name).await?)
+        } else if let Ok(n) = q.parse::<u64>() {
+            Target::Version(self.store.function_version(name, n).await?.ok_or_else(missing)?)
+        } else {
+            Target::Alias(self.store.function_alias(name, q).await?.ok_or_else(missing)?)
+        };
+        let target = Arc::new(target);
+        lock(&self.targets).insert(key, target.clone());
+        Ok(target)
+    }
+
+    /// Forgets cached records after a write.
+    fn invalidate(&self) {
+        lock(&self.targets).clear();
+    }
+
     /// The version a qualifier names now: `$LATEST` (or none), a number, or an alias
     /// (whose routing picks one of its versions by weight).
     pub async fn resolve(&self, name: &str, qualifier: Option<&str>) -> Result<Resolved> {
         let q = qualifier.unwrap_or("$LATEST");
-        let (version, config, digest, revision) =
-            if q == "$LATEST" {
-                let f = self.function(name).await?;
-                ("$LATEST".to_owned(), f.config, f.code_digest, f.revision_id)
-            } else if let Ok(n) = q.parse::<u64>() {
-                let v =
-                    self.store.function_version(name, n).await?.ok_or_else(|| {
-                        FnError::NotFound(format!("{}:{q}", self.function_arn(name)))
-                    })?;
-                (n.to_string(), v.config, v.code_digest, v.revision_id)
-            } else {
-                let alias =
-                    self.store.function_alias(name, q).await?.ok_or_else(|| {
-                        FnError::NotFound(format!("{}:{q}", self.function_arn(name)))
-                    })?;
-                let picked = pick_version(&alias);
+        let target = self.target(name, q).await?;
+        let (version, config, digest, revision) = match &*target {
+            Target::Latest(f) => ("$LATEST".to_owned(), &f.config, &f.code_digest, &f.revision_id),
+            Target::Version(v) => (v.number.to_string(), &v.config, &v.code_digest, &v.revision_id),
+            Target::Alias(alias) => {
+                let picked = pick_version(alias);
+                if picked.parse::<u64>().is_err() && picked != "$LATEST" {
+                    return Err(FnError::Service(format!("alias {q} names '{picked}'")));
+                }
                 return Box::pin(self.resolve(name, Some(&picked))).await;
-            };
+            }
+        };
         let key = format!("{name}:{version}");
         if let Some(built) = lock(&self.specs).get(&key)
-            && built.revision == revision
+            && built.revision == *revision
         {
-            let config = parse_config(&config)?;
             return Ok(Resolved {
                 spec: built.spec.clone(),
                 version,
-                config,
+                config: built.config.clone(),
             });
         }
-        let cfg = parse_config(&config)?;
-        let spec = Arc::new(self.build_spec(name, &version, &cfg, &digest).await?);
+        let cfg = Arc::new(parse_config(config)?);
+        let spec = Arc::new(self.build_spec(name, &version, &cfg, digest).await?);
         let mut specs = lock(&self.specs);
-        if specs.get(&key).is_some_and(|b| b.revision != revision) {
+        if specs.get(&key).is_some_and(|b| b.revision != *revision) {
             // The version's code changed: its instances run the old code.
             self.pools.retire(name, &version);
         }
         specs.insert(
             key,
             Built {
-                revision,
+                revision: revision.clone(),
                 spec: spec.clone(),
+                config: cfg.clone(),
                 secrets: cfg.secrets.clone(),
             },
         );
@@ -826,7 +862,15 @@ impl Functions {
         } else {
             self.store.update_function_alias(&alias).await?;
         }
+        self.invalidate();
         Ok(alias)
+    }
+
+    /// Deletes an alias; `false` if there was none.
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<bool> {
+        let deleted = self.store.delete_function_alias(name, alias).await?;
+        self.invalidate();
+        Ok(deleted)
     }
 
     /// Sets or clears reserved concurrency.

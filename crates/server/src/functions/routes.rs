@@ -189,7 +189,8 @@ impl Table {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (invalid ones stay as they are; invalid UTF-8 is replaced).
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
