@@ -156,7 +156,10 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 return;
             }
@@ -164,7 +167,10 @@ fn a_rust_component_and_a_python_handler_serve_routes_workflows_and_the_cli() {
     });
     std::thread::sleep(Duration::from_millis(500));
     ok(
-        &cirrus(&node, &["invoke", "hello", "--payload", r#"{"name":"Follower"}"#]),
+        &cirrus(
+            &node,
+            &["invoke", "hello", "--payload", r#"{"name":"Follower"}"#],
+        ),
         "invoke while following",
     );
     let followed = eventually(Duration::from_secs(20), "the followed record", || {
@@ -303,7 +309,10 @@ fn bad_deployments_are_refused_with_the_reason() {
 
 #[test]
 fn an_accepted_event_survives_a_crash_of_the_node() {
-    let mut node = NodeProcess::start(&temp_dir("functions-crash"), &["--async-retry-base-ms", "100"]);
+    let mut node = NodeProcess::start(
+        &temp_dir("functions-crash"),
+        &["--async-retry-base-ms", "100"],
+    );
     node.keep_data = true;
     let code = repo().join("examples/functions/greet-python");
     let deploy = |node: &NodeProcess, reserved: Value| {
@@ -335,7 +344,12 @@ fn an_accepted_event_survives_a_crash_of_the_node() {
         v["records"]
             .as_array()?
             .iter()
-            .find(|r| r["status"] == "ok" && r["output"].as_str().is_some_and(|o| o.contains("greeting Crash")))
+            .find(|r| {
+                r["status"] == "ok"
+                    && r["output"]
+                        .as_str()
+                        .is_some_and(|o| o.contains("greeting Crash"))
+            })
             .cloned()
     });
     assert_eq!(record["function"], "greet");
@@ -391,8 +405,16 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
     let out = cirrus(
         &node,
         &[
-            "deploy", "keyed", "--runtime", "python3", "--handler", "app.handler", "--secret",
-            "API_KEY", "--code", dir.to_str().unwrap(),
+            "deploy",
+            "keyed",
+            "--runtime",
+            "python3",
+            "--handler",
+            "app.handler",
+            "--secret",
+            "API_KEY",
+            "--code",
+            dir.to_str().unwrap(),
         ],
     );
     ok(&out, "deploy with a secret");
@@ -403,7 +425,10 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
     assert_eq!(invoke(), json!({"key": "first-value"}));
     // A new value restarts the function's instances.
     ok(
-        &cirrus(&node, &["secret", "set", "API_KEY", "--value", "second-value"]),
+        &cirrus(
+            &node,
+            &["secret", "set", "API_KEY", "--value", "second-value"],
+        ),
         "secret set again",
     );
     assert_eq!(invoke()["key"], "second-value");
@@ -414,7 +439,10 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
     }
     let listed = ok(&cirrus(&node, &["secret", "list"]), "secret list");
     assert_eq!(listed.trim(), "API_KEY");
-    ok(&cirrus(&node, &["secret", "delete", "API_KEY"]), "secret delete");
+    ok(
+        &cirrus(&node, &["secret", "delete", "API_KEY"]),
+        "secret delete",
+    );
     let out = cirrus(&node, &["invoke", "keyed"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("API_KEY"));

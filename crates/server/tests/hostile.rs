@@ -352,7 +352,10 @@ const LAMBDA: &[(&str, &str)] = &[
     ("PUT", "/2015-03-31/functions/f/configuration"),
     ("PUT", "/2015-03-31/functions/f/code"),
     ("POST", "/2015-03-31/functions/f/invocations"),
-    ("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3A%3A%3A/invocations"),
+    (
+        "POST",
+        "/2015-03-31/functions/arn%3Aaws%3Alambda%3A%3A%3A/invocations",
+    ),
     ("POST", "/2015-03-31/functions/f/versions"),
     ("GET", "/2015-03-31/functions/f/versions"),
     ("POST", "/2015-03-31/functions/f/aliases"),
@@ -430,12 +433,18 @@ async fn hostile_lambda_requests_get_4xx() {
                 .map(|v| v.to_str().unwrap_or("").to_owned());
             let text = resp.text().await.unwrap_or_default();
             let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            assert!(status < 500, "{method} {path} answered {status} to {shown}: {text}");
+            assert!(
+                status < 500,
+                "{method} {path} answered {status} to {shown}: {text}"
+            );
             if status >= 400 {
                 let v: Value = serde_json::from_str(&text)
                     .unwrap_or_else(|_| panic!("{method} {path}: {status} not JSON: {text}"));
                 assert!(v["message"].is_string(), "{method} {path}: {text}");
-                assert!(error_type.is_some(), "{method} {path}: {status} without x-amzn-ErrorType");
+                assert!(
+                    error_type.is_some(),
+                    "{method} {path}: {status} without x-amzn-ErrorType"
+                );
             }
         }
     }

@@ -581,9 +581,19 @@ impl Functions {
         let target = if q == "$LATEST" {
             Target::Latest(self.function(name).await?)
         } else if let Ok(n) = q.parse::<u64>() {
-            Target::Version(self.store.function_version(name, n).await?.ok_or_else(missing)?)
+            Target::Version(
+                self.store
+                    .function_version(name, n)
+                    .await?
+                    .ok_or_else(missing)?,
+            )
         } else {
-            Target::Alias(self.store.function_alias(name, q).await?.ok_or_else(missing)?)
+            Target::Alias(
+                self.store
+                    .function_alias(name, q)
+                    .await?
+                    .ok_or_else(missing)?,
+            )
         };
         let target = Arc::new(target);
         lock(&self.targets).insert(key, target.clone());
@@ -601,8 +611,18 @@ impl Functions {
         let q = qualifier.unwrap_or("$LATEST");
         let target = self.target(name, q).await?;
         let (version, config, digest, revision) = match &*target {
-            Target::Latest(f) => ("$LATEST".to_owned(), &f.config, &f.code_digest, &f.revision_id),
-            Target::Version(v) => (v.number.to_string(), &v.config, &v.code_digest, &v.revision_id),
+            Target::Latest(f) => (
+                "$LATEST".to_owned(),
+                &f.config,
+                &f.code_digest,
+                &f.revision_id,
+            ),
+            Target::Version(v) => (
+                v.number.to_string(),
+                &v.config,
+                &v.code_digest,
+                &v.revision_id,
+            ),
             Target::Alias(alias) => {
                 let picked = pick_version(alias);
                 if picked.parse::<u64>().is_err() && picked != "$LATEST" {
@@ -890,9 +910,8 @@ impl Functions {
                 self.secrets
                     .set(name, v, cirrus_engine::now_ms())
                     .map_err(|e| match e {
-                        secrets::SecretsError::Write { .. } | secrets::SecretsError::Read { .. } => {
-                            FnError::Service(e.to_string())
-                        }
+                        secrets::SecretsError::Write { .. }
+                        | secrets::SecretsError::Read { .. } => FnError::Service(e.to_string()),
                         e => FnError::Invalid(e.to_string()),
                     })?;
                 true
