@@ -437,6 +437,29 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
         let (_, v) = node.call("GET", path, None);
         assert!(!v.to_string().contains("second-value"), "{path}: {v}");
     }
+    // New code runs from the next call on.
+    std::fs::write(
+        dir.join("app.py"),
+        "def handler(event, context):\n    return 'v2'\n",
+    )
+    .unwrap();
+    let out = cirrus(
+        &node,
+        &[
+            "deploy",
+            "keyed",
+            "--runtime",
+            "python3",
+            "--handler",
+            "app.handler",
+            "--secret",
+            "API_KEY",
+            "--code",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert!(ok(&out, "redeploy").contains("deployed keyed"));
+    assert_eq!(invoke(), json!("v2"));
     let listed = ok(&cirrus(&node, &["secret", "list"]), "secret list");
     assert_eq!(listed.trim(), "API_KEY");
     ok(

@@ -183,6 +183,7 @@ impl Node {
     /// Notes where user routes are served (recorded in `node.json` with the endpoint).
     pub fn set_routes_addr(&self, addr: SocketAddr) {
         let _ = self.routes_addr.set(addr);
+        self.functions.set_routes_port(addr.port());
     }
 
     /// Records where the node listens, so that the CLI finds it.

@@ -114,6 +114,8 @@ class Lambda(unittest.TestCase):
         # Versions are immutable; an alias splits traffic.
         v1 = self.fn.publish_version(FunctionName=name)["Version"]
         self.fn.update_function_configuration(FunctionName=name, Environment={"Variables": {"SECRET": "two"}})
+        # $LATEST runs the new configuration at once.
+        self.assertEqual(self.invoke(name, {})[1]["secret"], "two")
         v2 = self.fn.publish_version(FunctionName=name)["Version"]
         self.assertEqual((v1, v2), ("1", "2"))
         _, out = self.invoke(name, {}, Qualifier="1")
@@ -146,6 +148,30 @@ class Lambda(unittest.TestCase):
         self.fn.delete_function(FunctionName=name)
         with self.assertRaises(self.fn.exceptions.ResourceNotFoundException):
             self.fn.get_function(FunctionName=name)
+
+    def test_function_urls(self):
+        import http.client
+        import urllib.parse
+        name = self.create_python()
+        url = self.fn.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+        self.assertEqual(self.fn.get_function_url_config(FunctionName=name)["FunctionUrl"], url)
+        with self.assertRaises(self.fn.exceptions.ResourceConflictException):
+            self.fn.create_function_url_config(FunctionName=name, AuthType="NONE")
+        parsed = urllib.parse.urlparse(url)
+        # *.localhost resolves to this machine (curl and browsers know it; Python does not).
+        conn = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=30)
+        conn.request("POST", "/any/path?x=1", body=b'{"hi": 1}', headers={"Host": parsed.netloc})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        event = json.loads(r.read())["echo"]
+        self.assertEqual((event["rawPath"], event["rawQueryString"]), ("/any/path", "x=1"))
+        self.assertEqual(event["requestContext"]["http"]["method"], "POST")
+        self.assertEqual(event["routeKey"], "$default")
+        self.fn.delete_function_url_config(FunctionName=name)
+        conn = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=30)
+        conn.request("GET", "/", headers={"Host": parsed.netloc})
+        self.assertEqual(conn.getresponse().status, 404)
+        self.fn.delete_function(FunctionName=name)
 
     def test_reserved_concurrency_throttles(self):
         name = self.create_python()

@@ -49,6 +49,18 @@ pub struct FunctionConfig {
     pub code_size: u64,
     pub code_sha256: String,
     pub last_modified: String,
+    /// The function's URL, when it has one.
+    pub url: Option<UrlConfig>,
+}
+
+/// A function URL: `http://NAME.lambda-url.localhost:PORT/` on the routes listener, where
+/// every path and method reaches the function (as API Gateway's v2 event, route `$default`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlConfig {
+    /// `NONE`: public, like every user route.
+    pub auth_type: String,
+    pub created: String,
+    pub modified: String,
 }
 
 /// Asynchronous invocation: retries, maximum age, destinations.
@@ -99,6 +111,7 @@ impl Default for FunctionConfig {
             code_size: 0,
             code_sha256: String::new(),
             last_modified: String::new(),
+            url: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! GetFunction, GetFunctionConfiguration, UpdateFunctionCode, UpdateFunctionConfiguration,
 //! ListFunctions, DeleteFunction, Invoke (`RequestResponse`, `Event`, `DryRun`; `Tail`
 //! logs), PublishVersion, ListVersionsByFunction, the alias operations, Put/Get/Delete
-//! FunctionConcurrency and the FunctionEventInvokeConfig operations.
+//! FunctionConcurrency, the FunctionEventInvokeConfig operations, and function URLs
+//! (`http://NAME.lambda-url.localhost:PORT/` on the routes listener).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -282,6 +283,43 @@ async fn route(
             let mut cfg = parse_config(&f.function(&name).await?.config)?;
             cfg.event_invoke = Default::default();
             f.update_config(&name, cfg, None).await?;
+            Ok(Answer::json(StatusCode::NO_CONTENT, Value::Null).empty())
+        }
+        ("POST" | "PUT", ["2021-10-31", "functions", name, "url"]) => {
+            let b = fields(&body)?;
+            let (name, _) = split_name(f, name, qualifier)?;
+            let url = f
+                .put_url(&name, opt_str(&b, "AuthType")?, m == "POST")
+                .await?;
+            let status = if m == "POST" {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(Answer::json(status, url_json(f, &name, &url)))
+        }
+        ("GET", ["2021-10-31", "functions", name, "url"]) => {
+            let (name, _) = split_name(f, name, qualifier)?;
+            let cfg = parse_config(&f.function(&name).await?.config)?;
+            let url = cfg
+                .url
+                .ok_or_else(|| FnError::NotFound(format!("The function {name} has no URL")))?;
+            Ok(Answer::json(StatusCode::OK, url_json(f, &name, &url)))
+        }
+        ("GET", ["2021-10-31", "functions", name, "urls"]) => {
+            let (name, _) = split_name(f, name, None)?;
+            let cfg = parse_config(&f.function(&name).await?.config)?;
+            let urls: Vec<Value> = cfg.url.iter().map(|u| url_json(f, &name, u)).collect();
+            Ok(Answer::json(
+                StatusCode::OK,
+                json!({ "FunctionUrlConfigs": urls }),
+            ))
+        }
+        ("DELETE", ["2021-10-31", "functions", name, "url"]) => {
+            let (name, _) = split_name(f, name, qualifier)?;
+            if !f.delete_url(&name).await? {
+                return Err(FnError::NotFound(format!("The function {name} has no URL")).into());
+            }
             Ok(Answer::json(StatusCode::NO_CONTENT, Value::Null).empty())
         }
         _ => Err(LambdaError::new(
@@ -790,6 +828,17 @@ async fn event_invoke_config(
         StatusCode::OK,
         event_invoke_json(f, &name, &cfg),
     ))
+}
+
+fn url_json(f: &Functions, name: &str, url: &super::config::UrlConfig) -> Value {
+    json!({
+        "FunctionUrl": f.function_url(name),
+        "FunctionArn": f.function_arn(name),
+        "AuthType": url.auth_type,
+        "CreationTime": url.created,
+        "LastModifiedTime": url.modified,
+        "InvokeMode": "BUFFERED",
+    })
 }
 
 fn event_invoke_json(f: &Functions, name: &str, cfg: &FunctionConfig) -> Value {

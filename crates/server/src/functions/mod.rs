@@ -161,6 +161,8 @@ pub struct Functions {
     /// The first asynchronous retry waits this long; each next one twice as long.
     pub async_retry_base: Duration,
     pub routes: routes::Table,
+    /// The routes listener's port, for function URLs.
+    routes_port: OnceLock<u16>,
 }
 
 impl Functions {
@@ -185,12 +187,78 @@ impl Functions {
             engine: OnceLock::new(),
             async_retry_base,
             routes: routes::Table::default(),
+            routes_port: OnceLock::new(),
         })
     }
 
     /// Completes the wiring once the engine runs (destinations may start executions).
     pub fn set_engine(&self, engine: Engine) {
         let _ = self.engine.set(engine);
+    }
+
+    /// Notes the routes listener's port (function URLs name it).
+    pub fn set_routes_port(&self, port: u16) {
+        let _ = self.routes_port.set(port);
+    }
+
+    /// A function's URL.
+    pub fn function_url(&self, name: &str) -> String {
+        let port = self.routes_port.get().copied().unwrap_or(9080);
+        format!("http://{name}.lambda-url.localhost:{port}/")
+    }
+
+    /// Sets or removes a function's URL; `create` fails if it has one, an update if not.
+    pub async fn put_url(
+        &self,
+        name: &str,
+        auth_type: Option<&str>,
+        create: bool,
+    ) -> Result<config::UrlConfig> {
+        let f = self.function(name).await?;
+        let mut cfg = parse_config(&f.config)?;
+        let now = lambda_time(cirrus_engine::now_ms());
+        let auth = auth_type.unwrap_or("NONE");
+        if auth != "NONE" {
+            return Err(FnError::Invalid(format!(
+                "AuthType {auth}: Cirrus serves function URLs publicly (NONE), as it serves routes"
+            )));
+        }
+        let url = match (&cfg.url, create) {
+            (Some(_), true) => {
+                return Err(FnError::Conflict(format!(
+                    "Function {name} already has a URL"
+                )));
+            }
+            (None, false) => {
+                return Err(FnError::NotFound(format!("The function {name} has no URL")));
+            }
+            (Some(u), false) => config::UrlConfig {
+                auth_type: auth.to_owned(),
+                modified: now,
+                ..u.clone()
+            },
+            (None, true) => config::UrlConfig {
+                auth_type: auth.to_owned(),
+                created: now.clone(),
+                modified: now,
+            },
+        };
+        cfg.url = Some(url.clone());
+        let digest = f.code_digest.clone();
+        self.replace(&f, cfg, digest).await?;
+        Ok(url)
+    }
+
+    /// Removes a function's URL; `false` if it had none.
+    pub async fn delete_url(&self, name: &str) -> Result<bool> {
+        let f = self.function(name).await?;
+        let mut cfg = parse_config(&f.config)?;
+        if cfg.url.take().is_none() {
+            return Ok(false);
+        }
+        let digest = f.code_digest.clone();
+        self.replace(&f, cfg, digest).await?;
+        Ok(true)
     }
 
     pub fn engine(&self) -> Option<&Engine> {
@@ -464,6 +532,7 @@ impl Functions {
                 ),
                 e => e.into(),
             })?;
+        self.invalidate();
         self.pools
             .set_reserved(&f.name, config.reserved_concurrency);
         self.forget(&f.name, "$LATEST");

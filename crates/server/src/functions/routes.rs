@@ -238,9 +238,24 @@ async fn handle(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let Some((route, path_parameters)) = functions.routes.find(&parts.method, parts.uri.path())
-    else {
-        return message(StatusCode::NOT_FOUND, "Not Found");
+    let url_function = url_function(&parts.headers);
+    let (route, path_parameters) = match &url_function {
+        Some(name) => match functions.resolve(name, None).await {
+            Ok(r) if r.config.url.is_some() => (
+                Route {
+                    route_key: "$default".into(),
+                    function: name.clone(),
+                    qualifier: "$LATEST".into(),
+                    created_ms: 0,
+                },
+                BTreeMap::new(),
+            ),
+            _ => return message(StatusCode::NOT_FOUND, "Not Found"),
+        },
+        None => match functions.routes.find(&parts.method, parts.uri.path()) {
+            Some(found) => found,
+            None => return message(StatusCode::NOT_FOUND, "Not Found"),
+        },
     };
     let body = match axum::body::to_bytes(body, MAX_SYNC_PAYLOAD).await {
         Ok(b) => b,
@@ -288,6 +303,13 @@ async fn handle(
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
+}
+
+/// The function a function-URL host names: `NAME.lambda-url.ANYTHING`.
+fn url_function(headers: &http::HeaderMap) -> Option<String> {
+    let host = headers.get(http::header::HOST)?.to_str().ok()?;
+    let (name, rest) = host.split_once('.')?;
+    (rest.starts_with("lambda-url.") && super::check_name(name).is_ok()).then(|| name.to_owned())
 }
 
 fn ok_json(body: Bytes) -> Response {
