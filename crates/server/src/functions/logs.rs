@@ -28,6 +28,30 @@ pub struct LogRecord {
     pub output: String,
 }
 
+impl LogRecord {
+    fn new(
+        function: &str,
+        version: &str,
+        request_id: &str,
+        time_ms: i64,
+        status: &'static str,
+        error_type: Option<String>,
+    ) -> LogRecord {
+        LogRecord {
+            seq: 0,
+            time_ms,
+            function: function.to_owned(),
+            version: version.to_owned(),
+            request_id: request_id.to_owned(),
+            status,
+            error_type,
+            duration_ms: 0.0,
+            cold_start: false,
+            output: String::new(),
+        }
+    }
+}
+
 /// The node's recent invocation records.
 pub struct Logs {
     keep: usize,
@@ -66,33 +90,23 @@ impl Logs {
             Ok(_) => ("ok", None),
             Err(e) => ("error", Some(e.error_type.clone())),
         };
-        self.push(LogRecord {
-            seq: 0,
-            time_ms,
-            function: function.to_owned(),
-            version: version.to_owned(),
-            request_id: request_id.to_owned(),
-            status,
-            error_type,
-            duration_ms: outcome.duration.as_secs_f64() * 1000.0,
-            cold_start: outcome.cold_start,
-            output: outcome.logs.clone(),
-        });
+        let mut record = LogRecord::new(function, version, request_id, time_ms, status, error_type);
+        record.duration_ms = outcome.duration.as_secs_f64() * 1000.0;
+        record.cold_start = outcome.cold_start;
+        record.output = outcome.logs.clone();
+        self.push(record);
     }
 
     pub fn throttled(&self, function: &str, version: &str, request_id: &str, time_ms: i64) {
-        self.push(LogRecord {
-            seq: 0,
+        let error_type = Some("TooManyRequestsException".to_owned());
+        self.push(LogRecord::new(
+            function,
+            version,
+            request_id,
             time_ms,
-            function: function.to_owned(),
-            version: version.to_owned(),
-            request_id: request_id.to_owned(),
-            status: "throttled",
-            error_type: Some("TooManyRequestsException".into()),
-            duration_ms: 0.0,
-            cold_start: false,
-            output: String::new(),
-        });
+            "throttled",
+            error_type,
+        ));
     }
 
     fn push(&self, mut record: LogRecord) {

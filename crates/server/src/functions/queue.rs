@@ -55,18 +55,22 @@ pub async fn run(functions: Arc<Functions>) {
                 .collect()
         };
         if fresh.is_empty() {
-            let next = functions.store.next_invocation_due().await.ok().flatten();
+            let next = match functions.store.next_invocation_due().await {
+                Ok(next) => next,
+                Err(_) => Some(now + 1000),
+            };
             let wait = match next {
                 Some(at) if at > now => Duration::from_millis((at - now) as u64),
                 // Due now but all in flight: look again shortly.
                 Some(_) => Duration::from_millis(20),
-                None => Duration::from_secs(30),
+                // An empty queue: nothing to ask the store until an event is queued here
+                // (this node is the queue's only writer), so an idle node makes no queries.
+                None => {
+                    functions.queue.0.notified().await;
+                    continue;
+                }
             };
-            let _ = tokio::time::timeout(
-                wait.min(Duration::from_secs(30)),
-                functions.queue.0.notified(),
-            )
-            .await;
+            let _ = tokio::time::timeout(wait, functions.queue.0.notified()).await;
             continue;
         }
         for invocation in fresh {
