@@ -394,6 +394,8 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
         .args(["secret", "set", "API_KEY", "--data"])
         .arg(&node.data)
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
@@ -470,4 +472,47 @@ fn secrets_reach_granted_functions_and_nothing_shows_them() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("API_KEY"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn minimum_instances_are_started_ahead_and_kept_when_idle() {
+    let node = NodeProcess::start(&temp_dir("functions-min"), &[]);
+    let code = repo().join("examples/functions/greet-python");
+    let out = cirrus(
+        &node,
+        &[
+            "deploy",
+            "warm",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "app.handler",
+            "--min-instances",
+            "1",
+            "--idle-timeout",
+            "1",
+            "--code",
+            code.to_str().unwrap(),
+        ],
+    );
+    ok(&out, "deploy with a minimum");
+    let pools = || {
+        let (_, v) = node.call("GET", "/v1/functions/warm", None);
+        v["pools"].as_array().cloned().unwrap_or_default()
+    };
+    // Started before any call (a start counts once it is ready)...
+    eventually(Duration::from_secs(20), "a warm instance", || {
+        pools()
+            .first()
+            .filter(|p| p["instances"] == 1 && p["cold_starts"] == 1)
+            .map(|_| ())
+    });
+    // ...so the first call is warm, and idling past the timeout keeps the minimum.
+    let out = cirrus(&node, &["invoke", "warm", "--payload", r#"{"name":"W"}"#]);
+    ok(&out, "invoke");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cold start"));
+    std::thread::sleep(Duration::from_secs(3));
+    let p = pools();
+    assert_eq!(p[0]["instances"], 1, "{p:?}");
+    assert_eq!(p[0]["cold_starts"], 1, "{p:?}");
 }

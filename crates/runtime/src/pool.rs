@@ -99,7 +99,13 @@ struct Pool {
     cold: Mutex<ColdStarts>,
     /// Set when the version was replaced or deleted: instances are stopped, not kept.
     retired: std::sync::atomic::AtomicBool,
+    /// Warm starts that failed in a row, and when (µs from `born`) to try again.
+    warm_failures: std::sync::atomic::AtomicU32,
+    warm_retry_at: AtomicU64,
 }
+
+/// The longest wait between attempts to start a version's minimum instances.
+const MAX_WARM_RETRY: Duration = Duration::from_secs(300);
 
 enum Kind {
     Wasm {
@@ -327,6 +333,8 @@ impl Pools {
             throttles: AtomicU64::new(0),
             cold: Mutex::new(ColdStarts::default()),
             retired: false.into(),
+            warm_failures: 0.into(),
+            warm_retry_at: AtomicU64::new(0),
         });
         pools.insert(key, pool.clone());
         drop(pools);
@@ -502,6 +510,12 @@ impl Pool {
         };
         let want = u64::from(self.spec.scaling.min_instances);
         let have = live.load(Ordering::Relaxed);
+        // After failed starts, wait before trying again (1 s, doubling, up to 5 min), so
+        // that a version whose code cannot start does not spawn it every tick.
+        let now = self.born.elapsed().as_micros() as u64;
+        if have >= want || now < self.warm_retry_at.load(Ordering::Relaxed) {
+            return;
+        }
         for _ in have..want {
             live.fetch_add(1, Ordering::Relaxed);
             let pool = self.clone();
@@ -514,6 +528,7 @@ impl Pool {
                 match host.start(&pool.spec).await {
                     Ok(instance) => {
                         lock(&pool.cold).record(started.elapsed());
+                        pool.warm_failures.store(0, Ordering::Relaxed);
                         if pool.retired.load(Ordering::Relaxed) {
                             live.fetch_sub(1, Ordering::Relaxed);
                             instance.stop().await;
@@ -526,7 +541,12 @@ impl Pool {
                     }
                     Err(e) => {
                         live.fetch_sub(1, Ordering::Relaxed);
-                        tracing::warn!(function = %pool.spec.key(), err = %e, "could not start a warm instance");
+                        let failures = pool.warm_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                        let wait = Duration::from_secs(1u64 << failures.min(9)).min(MAX_WARM_RETRY);
+                        let at = pool.born.elapsed() + wait;
+                        pool.warm_retry_at
+                            .store(at.as_micros() as u64, Ordering::Relaxed);
+                        tracing::warn!(function = %pool.spec.key(), err = %e, retry_in = ?wait, "could not start a warm instance");
                     }
                 }
             });

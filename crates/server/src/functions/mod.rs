@@ -370,6 +370,7 @@ impl Functions {
         })?;
         self.invalidate();
         self.pools.set_reserved(name, config.reserved_concurrency);
+        self.prewarm(name, &config).await;
         let version = if publish {
             Some(self.publish(name, "", None).await?)
         } else {
@@ -536,7 +537,19 @@ impl Functions {
         self.pools
             .set_reserved(&f.name, config.reserved_concurrency);
         self.forget(&f.name, "$LATEST");
+        self.prewarm(&f.name, &config).await;
         Ok(updated)
+    }
+
+    /// Starts `$LATEST`'s minimum instances now rather than at its first call.
+    async fn prewarm(&self, name: &str, config: &FunctionConfig) {
+        if config.min_instances == 0 {
+            return;
+        }
+        match self.resolve(name, None).await {
+            Ok(r) => self.pools.prewarm(&r.spec),
+            Err(e) => tracing::warn!(function = name, err = %e, "cannot start warm instances"),
+        }
     }
 
     pub async fn function(&self, name: &str) -> Result<Function> {
