@@ -73,7 +73,8 @@ async fn run(e: &Engine, target: &str, input: Value) -> cirrus_store::Execution 
 /// Executions in memory once the steps in flight have settled: an execution that just
 /// told its waiters it ended leaves memory a moment later, when its step returns.
 async fn in_memory_after_settling(e: &Engine) -> usize {
-    for _ in 0..100 {
+    // Up to 10 s: on a loaded CI machine the step that parks an execution can take a while.
+    for _ in 0..1000 {
         if e.executions_in_memory() == 0 {
             return 0;
         }
