@@ -386,6 +386,16 @@ impl Pools {
             }
         };
         let mut outcome = handle.invoke(&pool.spec, invocation).await;
+        // Every instance slot of the node was busy: nothing ran, so it is a throttle.
+        if let Err(e) = &outcome.result
+            && e.error_type == crate::wasm::INSTANCE_LIMIT_ERROR_TYPE
+        {
+            pool.throttles.fetch_add(1, Ordering::Relaxed);
+            return Err(InvokeError::Throttled {
+                function: pool.spec.name.clone(),
+                limit: self.inner.wasm.max_instances(),
+            });
+        }
         outcome.cold_start = cold;
         Ok(outcome)
     }

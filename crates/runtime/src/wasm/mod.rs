@@ -217,6 +217,11 @@ impl WasmRuntime {
             })
     }
 
+    /// Instances that can run at once across all components.
+    pub fn max_instances(&self) -> u32 {
+        self.shared.config.max_instances
+    }
+
     /// Where the compiled artifact of `digest` is (or would be) cached.
     pub fn artifact_path(&self, digest: &str) -> Result<PathBuf, WasmError> {
         check_digest(digest)?;

@@ -840,16 +840,6 @@ impl Functions {
             .invoke(&resolved.spec, invocation, overflow)
             .await;
         let outcome = match result {
-            // Every wasm slot of the node was busy: nothing ran, so it is a throttle.
-            Ok(o)
-                if o.result.as_ref().is_err_and(|e| {
-                    e.error_type == cirrus_runtime::wasm::INSTANCE_LIMIT_ERROR_TYPE
-                }) =>
-            {
-                self.logs
-                    .throttled(name, &resolved.version, &request_id, started);
-                return Err(FnError::Throttled("Rate Exceeded.".into()));
-            }
             Ok(o) => o,
             Err(InvokeError::Throttled { .. }) => {
                 self.logs

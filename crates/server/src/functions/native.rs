@@ -69,11 +69,9 @@ fn ok(v: Value) -> Handled {
     Ok(axum::Json(v).into_response())
 }
 
-async fn body_map(
-    node: &Node,
-    body: Body,
-    limit: usize,
-) -> Result<Map<String, Value>, NativeError> {
+/// The body as a JSON object, up to `limit` bytes (deploys carry code, so the limit is
+/// per route rather than the node's).
+async fn body_map(body: Body, limit: usize) -> Result<Map<String, Value>, NativeError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         NativeError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,17 +79,7 @@ async fn body_map(
             format!("the request body is larger than {limit} bytes"),
         )
     })?;
-    let _ = node;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(NativeError::bad("the request body must be a JSON object")),
-        Err(e) => Err(NativeError::bad(format!(
-            "the request body is not valid JSON: {e}"
-        ))),
-    }
+    crate::native::json_object(&bytes)
 }
 
 /// The view of a function: its configuration, versions, aliases and live pools.
@@ -200,7 +188,7 @@ fn apply(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(), Nati
 async fn deploy(State(node): State<Arc<Node>>, Path(name): Path<String>, body: Body) -> Handled {
     let f = &node.functions;
     // Code travels base64 in the body: allow a 50 MB package.
-    let b = body_map(&node, body, 70 * 1024 * 1024).await?;
+    let b = body_map(body, 70 * 1024 * 1024).await?;
     let code = match b.get("code") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(
@@ -324,7 +312,7 @@ async fn invoke(
 }
 
 async fn publish(State(node): State<Arc<Node>>, Path(name): Path<String>, body: Body) -> Handled {
-    let b = body_map(&node, body, 64 * 1024).await?;
+    let b = body_map(body, 64 * 1024).await?;
     let description = b.get("description").and_then(Value::as_str).unwrap_or("");
     let v = node.functions.publish(&name, description, None).await?;
     Ok((
@@ -340,7 +328,7 @@ async fn put_alias(
     body: Body,
 ) -> Handled {
     let f = &node.functions;
-    let b = body_map(&node, body, 64 * 1024).await?;
+    let b = body_map(body, 64 * 1024).await?;
     let version = b
         .get("version")
         .and_then(Value::as_str)
@@ -498,7 +486,7 @@ async fn list_routes(State(node): State<Arc<Node>>) -> Handled {
 
 async fn put_route(State(node): State<Arc<Node>>, body: Body) -> Handled {
     let f = &node.functions;
-    let b = body_map(&node, body, 64 * 1024).await?;
+    let b = body_map(body, 64 * 1024).await?;
     let key = b.get("route").and_then(Value::as_str).ok_or_else(|| {
         NativeError::bad("'route' is required (for example \"GET /orders/{id}\")")
     })?;
@@ -558,7 +546,7 @@ async fn put_secret(
     Path(name): Path<String>,
     body: Body,
 ) -> Handled {
-    let b = body_map(&node, body, 128 * 1024).await?;
+    let b = body_map(body, 128 * 1024).await?;
     let value = b
         .get("value")
         .and_then(Value::as_str)

@@ -104,10 +104,15 @@ async fn json_body(node: &Node, body: Body) -> Result<serde_json::Map<String, Va
     let bytes = read_body(node, body)
         .await
         .map_err(|(s, m)| NativeError::new(s, "ValidationException", m))?;
+    json_object(&bytes)
+}
+
+/// A request body as a JSON object (an empty body is an empty object).
+pub(crate) fn json_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, NativeError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Map::new());
     }
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(NativeError::bad("the request body must be a JSON object")),
         Err(e) => Err(NativeError::bad(format!(
