@@ -16,6 +16,7 @@
 pub mod aws;
 pub mod credentials;
 pub mod dispatcher;
+pub mod events;
 pub mod functions;
 pub mod http_task;
 pub mod native;
@@ -103,6 +104,7 @@ pub enum NodeError {
 pub struct Node {
     pub engine: Engine,
     pub functions: Arc<functions::Functions>,
+    pub events: Arc<events::Events>,
     pub credentials: NodeCredentials,
     pub options: NodeOptions,
     /// Where user routes are served, once known.
@@ -161,6 +163,7 @@ impl Node {
             options.async_retry_base,
             functions::secrets::Secrets::open(&options.data_dir)?,
         );
+        let events = events::Events::new(store.clone(), options.engine.partition.clone());
         let dispatcher = Arc::new(dispatcher::NodeDispatcher::new(
             &options.engine.partition.region,
             options.engine.max_payload_bytes,
@@ -173,6 +176,7 @@ impl Node {
         Ok(Arc::new(Node {
             engine,
             functions,
+            events,
             routes_addr: std::sync::OnceLock::new(),
             credentials,
             options,

@@ -14,6 +14,12 @@
 //! - [`Outbox`]: execution status events, in order, for the event router.
 //! - [`Functions`]: functions, their code (by digest), versions, aliases and user routes.
 //! - [`Invocations`]: the durable queue of asynchronous invocations and their dead letters.
+//! - [`Resources`]: configuration documents of the event system (buses, rules, queues'
+//!   settings, sources, ...).
+//! - [`EventLog`]: accepted events on their way to targets (the durable delivery queue and
+//!   its dead letters) and archives.
+//! - [`Schedules`]: durable schedules, each tick fired once.
+//! - [`Queues`]: the messages of Cirrus queues, with SQS's visibility and redrive rules.
 //!
 //! Backends: [`memory::MemoryStore`] (tests and EXPRESS executions), [`sqlite::SqliteStore`]
 //! (the default: one file in the data directory; a writer thread does group commit) and
@@ -22,6 +28,7 @@
 
 pub mod contract;
 pub mod memory;
+mod memory_events;
 pub mod model;
 pub mod postgres;
 mod sql;
@@ -340,6 +347,134 @@ pub trait Invocations: Send + Sync {
     async fn queued_invocations(&self) -> Result<u64>;
 }
 
+/// Configuration documents of the event system (buses, rules, archives, queues'
+/// settings, mappings, sources, webhooks), keyed by kind and name.
+#[async_trait]
+pub trait Resources: Send + Sync {
+    /// Creates or replaces `resource` as `expect` allows, and returns what is stored: its
+    /// `revision` (1 when created, the old one + 1 when replaced), `created_ms` (kept when
+    /// replaced) and `updated_ms` are the store's; the rest is `resource`'s.
+    async fn put_resource(&self, resource: &Resource, expect: Expect) -> Result<Resource>;
+    async fn resource(&self, kind: &str, name: &str) -> Result<Option<Resource>>;
+    /// Every resource of a kind, by name.
+    async fn resources(&self, kind: &str) -> Result<Vec<Resource>>;
+    async fn delete_resource(&self, kind: &str, name: &str) -> Result<bool>;
+}
+
+/// Accepted events on their way to targets: the durable delivery queue, its dead letters,
+/// and the archives.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Writes everything in `accepted` in one transaction; durable when it returns.
+    /// `Conflict` (and nothing written) if a delivery id is queued already.
+    async fn accept(&self, accepted: &Accepted) -> Result<()>;
+    /// Deliveries due at or before `until_ms`, earliest first (then by id), at most
+    /// `limit` (0: no limit).
+    async fn due_deliveries(&self, until_ms: i64, limit: usize) -> Result<Vec<Delivery>>;
+    /// The earliest `due_ms` of any queued delivery.
+    async fn next_delivery_due(&self) -> Result<Option<i64>>;
+    /// Records a failed attempt: `attempts`, `due_ms` and `last_error` from `delivery`.
+    /// `NotFound` if it is not queued.
+    async fn reschedule_delivery(&self, delivery: &Delivery) -> Result<()>;
+    /// Removes delivered deliveries, in one transaction; how many were queued.
+    async fn finish_deliveries(&self, ids: &[String]) -> Result<u64>;
+    /// Moves a delivery to the dead letters, atomically: removes `dead.delivery.id` from
+    /// the queue, stores `dead` as given and sends `message` (when given: the target's
+    /// dead-letter queue is a Cirrus queue) in the same transaction. `NotFound` if the
+    /// delivery is not queued; `Conflict` if a dead letter of that id exists.
+    async fn dead_letter_delivery(
+        &self,
+        dead: &DeadEvent,
+        message: Option<&QueueMessage>,
+    ) -> Result<()>;
+    /// Dead letters, newest first (`failed_ms`, then id, both descending), of one rule
+    /// (`bus`, `rule`) or all, at most `limit` (0: no limit).
+    async fn dead_events(&self, rule: Option<(&str, &str)>, limit: usize)
+    -> Result<Vec<DeadEvent>>;
+    async fn delete_dead_event(&self, id: &str) -> Result<bool>;
+    /// How many deliveries are queued.
+    async fn queued_deliveries(&self) -> Result<u64>;
+    /// An archive's events with `from_ms <= time_ms < to_ms`, in `(time_ms, id)` order,
+    /// after `after` (exclusive) when given, at most `limit` (0: no limit).
+    async fn archived_events(
+        &self,
+        archive: &str,
+        from_ms: i64,
+        to_ms: i64,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<ArchivedEvent>>;
+    /// How many events an archive holds, and their total size in bytes.
+    async fn archive_size(&self, archive: &str) -> Result<(u64, u64)>;
+    /// Deletes an archive's events older than `before_ms` (all of them when `None`);
+    /// how many.
+    async fn trim_archive(&self, archive: &str, before_ms: Option<i64>) -> Result<u64>;
+}
+
+/// Durable schedules. The node keeps the soonest ticks in memory and fires them with
+/// [`Schedules::fire_schedules`].
+#[async_trait]
+pub trait Schedules: Send + Sync {
+    /// Creates or replaces a schedule (`created_ms` is kept when replacing).
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<()>;
+    /// Creates or replaces many in one transaction.
+    async fn put_schedules(&self, schedules: &[Schedule]) -> Result<()>;
+    async fn schedule(&self, name: &str) -> Result<Option<Schedule>>;
+    /// Schedules by name, after `page.after`, at most `page.limit` (0: no limit), whose
+    /// name starts with `prefix`.
+    async fn schedules(&self, prefix: &str, page: Page<'_>) -> Result<Vec<Schedule>>;
+    async fn delete_schedule(&self, name: &str) -> Result<bool>;
+    /// Schedules whose `next_ms <= until_ms`, by `(next_ms, name)`, after `after`
+    /// (exclusive) when given, at most `limit` (0: no limit).
+    async fn due_schedules(
+        &self,
+        until_ms: i64,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Schedule>>;
+    /// The earliest `next_ms`.
+    async fn next_schedule_due(&self) -> Result<Option<i64>>;
+    /// Fires ticks in one transaction; for each, whether it applied (see
+    /// [`ScheduleFire`]). A fire of a schedule that is gone does not apply.
+    async fn fire_schedules(&self, fires: &[ScheduleFire]) -> Result<Vec<bool>>;
+    async fn schedule_count(&self) -> Result<u64>;
+}
+
+/// Messages of Cirrus queues. A queue's settings are a [`Resource`] of kind `queue`; the
+/// calls here take the settings they need.
+#[async_trait]
+pub trait Queues: Send + Sync {
+    /// Stores messages (of one queue or several) in one transaction; durable when it
+    /// returns. `Conflict` (and nothing written) if an id exists in its queue.
+    async fn send_messages(&self, messages: &[QueueMessage]) -> Result<()>;
+    /// Receives up to `max` messages of `queue` visible at `now_ms`, by `(visible_ms,
+    /// sent_ms, id)`: each gets `receive_count + 1`, `first_receive_ms` if unset, a new
+    /// `receipt`, and `visible_ms = now_ms + visibility_ms`; returned as updated. With
+    /// `redrive`, a candidate already received `max_receives` times is moved to the
+    /// dead-letter queue instead (same id, body and attributes, `receive_count` 0, no
+    /// receipt, visible at once, `sent_ms` kept) and not returned.
+    async fn receive_messages(
+        &self,
+        queue: &str,
+        max: usize,
+        now_ms: i64,
+        visibility_ms: i64,
+        redrive: Option<&Redrive>,
+    ) -> Result<Vec<QueueMessage>>;
+    /// Deletes the messages whose latest receipt is given, in one transaction; for each
+    /// receipt, whether it deleted one.
+    async fn delete_messages(&self, queue: &str, receipts: &[String]) -> Result<Vec<bool>>;
+    /// Sets `visible_ms` of the message whose latest receipt is given; `false` if none.
+    async fn change_visibility(&self, queue: &str, receipt: &str, visible_ms: i64) -> Result<bool>;
+    /// Deletes every message of the queue; how many.
+    async fn purge_queue(&self, queue: &str) -> Result<u64>;
+    /// Deletes messages sent before `before_ms` (retention); how many.
+    async fn expire_messages(&self, queue: &str, before_ms: i64) -> Result<u64>;
+    async fn queue_counts(&self, queue: &str, now_ms: i64) -> Result<QueueCounts>;
+    /// The earliest `visible_ms` of the queue's messages.
+    async fn next_visible(&self, queue: &str) -> Result<Option<i64>>;
+}
+
 /// Everything a node needs from its store.
 pub trait Store:
     Machines
@@ -351,6 +486,10 @@ pub trait Store:
     + Outbox
     + Functions
     + Invocations
+    + Resources
+    + EventLog
+    + Schedules
+    + Queues
     + Send
     + Sync
 {

@@ -11,6 +11,8 @@ use crate::*;
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// The event system's records ([`crate::memory_events`]).
+    pub(crate) events: Mutex<crate::memory_events::EventState>,
 }
 
 #[derive(Default)]
@@ -479,7 +481,7 @@ impl Outbox for MemoryStore {
 }
 
 /// `limit` where 0 means no limit.
-fn at_most(limit: usize) -> usize {
+pub(crate) fn at_most(limit: usize) -> usize {
     if limit == 0 { usize::MAX } else { limit }
 }
 

@@ -259,3 +259,149 @@ pub struct Route {
     pub qualifier: String,
     pub created_ms: i64,
 }
+
+/// A configuration document of the event system, kept as JSON text the node defines and
+/// validates: an event bus, a rule with its targets, an archive, a replay, a queue's
+/// settings, an event-source mapping, a broker source, a webhook. Keyed by `(kind, name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// `bus`, `rule`, `archive`, `replay`, `queue`, `mapping`, `source`, `webhook`, ...
+    pub kind: String,
+    pub name: String,
+    pub document: String,
+    /// 1 when created, +1 on every put; the store sets it.
+    pub revision: u64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What a [`Resources::put_resource`] expects to replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create or replace, whatever is there.
+    Any,
+    /// Create only: `Conflict` if the resource exists.
+    Absent,
+    /// Replace only this revision: `NotFound` if absent, `Conflict` if another revision.
+    Revision(u64),
+}
+
+/// One matched event on its way to one target of one rule; durable from the moment the
+/// event is accepted until it is delivered or dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Unique.
+    pub id: String,
+    pub bus: String,
+    pub rule: String,
+    /// The target's id within its rule.
+    pub target: String,
+    /// What to deliver, as the node encodes it (JSON text: the event, the target as it
+    /// was when the event matched, the transformed input).
+    pub payload: String,
+    /// Deliveries tried so far.
+    pub attempts: u32,
+    /// Not tried before this time.
+    pub due_ms: i64,
+    pub created_ms: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// A delivery that ran out of retries or age, or whose target is gone, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadEvent {
+    pub delivery: Delivery,
+    /// `RetriesExhausted`, `EventAgeExceeded`, `TargetNotFound`, `InvalidTarget`, ...
+    pub reason: String,
+    pub failed_ms: i64,
+}
+
+/// An event kept by an archive, for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedEvent {
+    pub archive: String,
+    /// When the bus accepted it.
+    pub time_ms: i64,
+    /// The event's id (unique within the archive with `time_ms`).
+    pub id: String,
+    /// The event, as JSON text.
+    pub event: String,
+}
+
+/// Everything one accepted batch of events writes, committed atomically: when
+/// [`EventLog::accept`] returns, every delivery and archived event is durable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    pub deliveries: Vec<Delivery>,
+    pub archived: Vec<ArchivedEvent>,
+}
+
+/// A durable schedule: fires at the times its expression gives, once per tick across
+/// restarts and nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Unique: `rule/<bus>/<rule>` for a scheduled rule, `schedule/<group>/<name>` for a
+    /// schedule of its own.
+    pub name: String,
+    /// `rate(...)`, `cron(...)` or `at(...)`; the store does not read it.
+    pub expression: String,
+    /// An IANA zone name, `UTC` by default.
+    pub timezone: String,
+    /// The next tick, or `None` once a one-time schedule has fired (or it is disabled).
+    pub next_ms: Option<i64>,
+    /// The node's document: target, input, missed-tick policy, state.
+    pub document: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// One tick of a schedule being fired: it applies only if the schedule's `next_ms` is
+/// still `expected_ms` (so a tick fires once even when two nodes race), and then the
+/// schedule moves to `next_ms` and `accepted` is written, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleFire {
+    pub name: String,
+    pub expected_ms: i64,
+    pub next_ms: Option<i64>,
+    pub accepted: Accepted,
+}
+
+/// A message on a Cirrus queue (SQS's semantics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub queue: String,
+    /// Unique within the queue; kept when the message moves to a dead-letter queue.
+    pub id: String,
+    pub body: String,
+    /// Message attributes, as JSON text (`{}` when none).
+    pub attributes: String,
+    pub sent_ms: i64,
+    /// Not received before this time (delay, or visibility timeout after a receive).
+    pub visible_ms: i64,
+    pub receive_count: u32,
+    pub first_receive_ms: Option<i64>,
+    /// The handle of the latest receive; only it deletes the message or changes its
+    /// visibility. Set by the store: `<id>#<receive_count>`.
+    pub receipt: Option<String>,
+}
+
+/// A queue's dead-letter settings, for [`Queues::receive_messages`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    pub dead_letter_queue: String,
+    /// A message received this many times is moved to the dead-letter queue instead of
+    /// being received again.
+    pub max_receives: u32,
+}
+
+/// Messages in a queue by state, at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Receivable now.
+    pub visible: u64,
+    /// Received and not yet visible again.
+    pub in_flight: u64,
+    /// Sent with a delay that has not passed (never received).
+    pub delayed: u64,
+}

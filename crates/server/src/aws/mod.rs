@@ -1,5 +1,7 @@
-//! The AWS Step Functions protocol (JSON 1.0): `POST /` with `X-Amz-Target:
-//! AWSStepFunctions.<Operation>`, a JSON body, SigV4-signed with the node's key pair.
+//! The AWS JSON protocols on `POST /`: `X-Amz-Target: AWSStepFunctions.<Operation>` (Step
+//! Functions, JSON 1.0), `AWSEvents.<Operation>` (EventBridge, JSON 1.1, in
+//! [`crate::events::eventbridge`]) and `AmazonSQS.<Operation>` (SQS, JSON 1.0, in
+//! [`crate::events::sqs`]); a JSON body, SigV4-signed with the node's key pair.
 //! Errors are `{"__type": name, "message": text}` with AWS's names (mapped in
 //! [`ApiError`]). Operations live in one file per resource.
 
@@ -172,12 +174,17 @@ async fn handle_inner(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let Some(operation) = target.strip_prefix("AWSStepFunctions.") else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-            format!("X-Amz-Target '{target}' names no Step Functions operation"),
-        ));
+    let (service, operation) = match target.split_once('.') {
+        Some((s @ ("AWSStepFunctions" | "AWSEvents" | "AmazonSQS"), op)) => (s, op),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "UnknownOperationException",
+                format!(
+                    "X-Amz-Target '{target}' names no operation of Step Functions, EventBridge or SQS"
+                ),
+            ));
+        }
     };
     let request = sigv4::Request {
         method,
@@ -219,6 +226,11 @@ async fn handle_inner(
         }
     };
     let b = Body(fields);
+    match service {
+        "AWSEvents" => return crate::events::eventbridge::operation(node, operation, &b).await,
+        "AmazonSQS" => return crate::events::sqs::operation(node, operation, &b).await,
+        _ => {}
+    }
     let e = &node.engine;
     match operation {
         "CreateStateMachine" => machines::create(e, &b).await,

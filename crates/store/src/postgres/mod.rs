@@ -25,6 +25,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use crate::sql::{self, Columns, signed};
 use crate::*;
 
+mod events;
 mod records;
 
 const SCHEMA: &[&str] = &[

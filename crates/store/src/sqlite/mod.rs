@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 use crate::sql::{self, Columns, signed};
 use crate::*;
 
+mod events;
 mod records;
 
 const SCHEMA: &[&str] = &[
