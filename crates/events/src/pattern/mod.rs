@@ -127,11 +127,11 @@ const MAX_EVENT_ARRAY_DEPTH: usize = 16;
 /// Calls `f` on each value in `value` that is not an array: `value` itself, or the
 /// elements of an array (and of arrays in it, to [`MAX_EVENT_ARRAY_DEPTH`]); stops when `f`
 /// returns true, and returns whether it did.
-pub(crate) fn any_element(value: &Value, mut f: impl FnMut(&Value) -> bool) -> bool {
+pub(crate) fn any_element<'v>(value: &'v Value, mut f: impl FnMut(&'v Value) -> bool) -> bool {
     let Value::Array(top) = value else {
         return f(value);
     };
-    let mut stack: Vec<std::slice::Iter<'_, Value>> = vec![top.iter()];
+    let mut stack: Vec<std::slice::Iter<'v, Value>> = vec![top.iter()];
     while let Some(iter) = stack.last_mut() {
         match iter.next() {
             None => {

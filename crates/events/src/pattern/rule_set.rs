@@ -11,16 +11,21 @@
 //! never hides a match.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 
 use serde_json::Value;
 
 use super::leaf::{Exact, Leaf};
 use super::{Field, Node, Pattern, any_element};
 
-/// At most this many distinct paths are indexed; a rule whose only exact fields are on
-/// other paths goes to the fallback list.
-const MAX_INDEXED_PATHS: usize = 256;
+/// At most this many index groups (a path, or a pair of paths); a rule whose exact fields
+/// fit no group goes to the fallback list.
+const MAX_GROUPS: usize = 64;
+/// A pair of fields is considered only when it expands to at most this many value pairs.
+const MAX_PAIRS_PER_RULE: usize = 16;
+/// When an event holds more value pairs than this at a group's two paths, the whole group
+/// is checked instead of looked up.
+const MAX_EVENT_PAIRS: usize = 4096;
 
 /// Many compiled patterns under keys, matched together.
 #[derive(Debug, Clone)]
@@ -28,8 +33,10 @@ pub struct RuleSet<K> {
     slots: Vec<Option<Entry<K>>>,
     free: Vec<u32>,
     by_key: HashMap<K, u32>,
-    paths: Vec<PathIndex>,
+    groups: Vec<Group>,
     fallback: Vec<u32>,
+    /// Keyed per rule set, so that hostile values cannot be chosen to collide.
+    hasher: RandomState,
 }
 
 #[derive(Debug, Clone)]
@@ -37,13 +44,23 @@ struct Entry<K> {
     key: K,
     pattern: Pattern,
     /// Where the rule is filed: `None` for the fallback list.
-    home: Option<(usize, Vec<ValueKey>)>,
+    home: Option<(usize, Vec<u64>)>,
 }
 
-/// An exact value as a hash key (numbers by the bits of their canonical `f64`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum ValueKey {
-    String(String),
+/// Rules filed under the exact values they require at one path, or at a pair of paths.
+/// Buckets are keyed by a fingerprint of the value (or pair); a collision only adds a
+/// candidate, which the full check then rejects.
+#[derive(Debug, Clone)]
+struct Group {
+    paths: Vec<Vec<String>>,
+    buckets: HashMap<u64, Vec<u32>>,
+    rules: usize,
+}
+
+/// A leaf value as it is fingerprinted (numbers by the bits of their canonical `f64`).
+#[derive(Clone, Copy, Hash)]
+enum LeafKey<'a> {
+    String(&'a str),
     Number(u64),
     Bool(bool),
     Null,
@@ -54,78 +71,24 @@ fn number_key(n: f64) -> u64 {
     if n == 0.0 { 0 } else { n.to_bits() }
 }
 
-impl ValueKey {
-    fn of_exact(e: &Exact) -> ValueKey {
+impl<'a> LeafKey<'a> {
+    fn of_exact(e: &'a Exact) -> LeafKey<'a> {
         match e {
-            Exact::String(s) => ValueKey::String(s.clone()),
-            Exact::Number(n) => ValueKey::Number(number_key(*n)),
-            Exact::Bool(b) => ValueKey::Bool(*b),
-            Exact::Null => ValueKey::Null,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct PathIndex {
-    path: Vec<String>,
-    strings: HashMap<String, Vec<u32>>,
-    numbers: HashMap<u64, Vec<u32>>,
-    trues: Vec<u32>,
-    falses: Vec<u32>,
-    nulls: Vec<u32>,
-    rules: usize,
-}
-
-impl PathIndex {
-    fn bucket(&self, key: &ValueKey) -> Option<&Vec<u32>> {
-        match key {
-            ValueKey::String(s) => self.strings.get(s),
-            ValueKey::Number(n) => self.numbers.get(n),
-            ValueKey::Bool(true) => Some(&self.trues),
-            ValueKey::Bool(false) => Some(&self.falses),
-            ValueKey::Null => Some(&self.nulls),
+            Exact::String(s) => LeafKey::String(s),
+            Exact::Number(n) => LeafKey::Number(number_key(*n)),
+            Exact::Bool(b) => LeafKey::Bool(*b),
+            Exact::Null => LeafKey::Null,
         }
     }
 
-    fn bucket_mut(&mut self, key: &ValueKey) -> &mut Vec<u32> {
-        match key {
-            ValueKey::String(s) => self.strings.entry(s.clone()).or_default(),
-            ValueKey::Number(n) => self.numbers.entry(*n).or_default(),
-            ValueKey::Bool(true) => &mut self.trues,
-            ValueKey::Bool(false) => &mut self.falses,
-            ValueKey::Null => &mut self.nulls,
-        }
-    }
-
-    fn remove(&mut self, key: &ValueKey, slot: u32) {
-        let bucket = self.bucket_mut(key);
-        bucket.retain(|&s| s != slot);
-        if bucket.is_empty() {
-            match key {
-                ValueKey::String(s) => {
-                    self.strings.remove(s);
-                }
-                ValueKey::Number(n) => {
-                    self.numbers.remove(n);
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Calls `f` with the rules filed under a leaf value of the event.
-    fn rules_for(&self, value: &Value, f: &mut impl FnMut(&[u32])) {
-        let bucket = match value {
-            Value::String(s) => self.strings.get(s.as_str()),
-            Value::Number(n) => n.as_f64().and_then(|n| self.numbers.get(&number_key(n))),
-            Value::Bool(true) => Some(&self.trues),
-            Value::Bool(false) => Some(&self.falses),
-            Value::Null => Some(&self.nulls),
-            _ => None,
-        };
-        if let Some(b) = bucket {
-            f(b);
-        }
+    fn of_value(v: &'a Value) -> Option<LeafKey<'a>> {
+        Some(match v {
+            Value::String(s) => LeafKey::String(s),
+            Value::Number(n) => LeafKey::Number(number_key(n.as_f64()?)),
+            Value::Bool(b) => LeafKey::Bool(*b),
+            Value::Null => LeafKey::Null,
+            _ => return None,
+        })
     }
 }
 
@@ -148,15 +111,23 @@ fn leaves_at(value: &Value, path: &[String], f: &mut impl FnMut(&Value)) {
 fn exact_fields<'p>(
     node: &'p Node,
     prefix: &mut Vec<String>,
-    out: &mut Vec<(Vec<String>, &'p [Leaf])>,
+    out: &mut Vec<(Vec<String>, Vec<&'p Exact>)>,
 ) {
     for (name, field) in &node.fields {
         prefix.push(name.clone());
         match field {
-            Field::Leaf(leaves) if leaves.iter().all(|l| matches!(l, Leaf::Exact(_))) => {
-                out.push((prefix.clone(), leaves));
+            Field::Leaf(leaves) => {
+                let exact: Vec<&Exact> = leaves
+                    .iter()
+                    .filter_map(|l| match l {
+                        Leaf::Exact(e) => Some(e),
+                        _ => None,
+                    })
+                    .collect();
+                if exact.len() == leaves.len() {
+                    out.push((prefix.clone(), exact));
+                }
             }
-            Field::Leaf(_) => {}
             Field::Object(inner) => exact_fields(inner, prefix, out),
         }
         prefix.pop();
@@ -169,8 +140,9 @@ impl<K> Default for RuleSet<K> {
             slots: Vec::new(),
             free: Vec::new(),
             by_key: HashMap::new(),
-            paths: Vec::new(),
+            groups: Vec::new(),
             fallback: Vec::new(),
+            hasher: RandomState::new(),
         }
     }
 }
@@ -178,6 +150,10 @@ impl<K> Default for RuleSet<K> {
 impl<K: Clone + Eq + Hash> RuleSet<K> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn fingerprint(&self, keys: &[LeafKey<'_>]) -> u64 {
+        self.hasher.hash_one(keys)
     }
 
     /// Adds (or replaces) the pattern under `key`.
@@ -192,11 +168,11 @@ impl<K: Clone + Eq + Hash> RuleSet<K> {
         };
         let home = self.choose_home(&pattern);
         match &home {
-            Some((p, values)) => {
-                if let Some(index) = self.paths.get_mut(*p) {
-                    index.rules += 1;
-                    for v in values {
-                        index.bucket_mut(v).push(slot);
+            Some((g, fingerprints)) => {
+                if let Some(group) = self.groups.get_mut(*g) {
+                    group.rules += 1;
+                    for f in fingerprints {
+                        group.buckets.entry(*f).or_default().push(slot);
                     }
                 }
             }
@@ -212,50 +188,69 @@ impl<K: Clone + Eq + Hash> RuleSet<K> {
         self.by_key.insert(key, slot);
     }
 
-    /// The path (by index into `paths`, created if needed) and values to file `pattern`
-    /// under, or `None` for the fallback list.
-    fn choose_home(&mut self, pattern: &Pattern) -> Option<(usize, Vec<ValueKey>)> {
+    /// The group (by index into `groups`, created if needed) and fingerprints to file
+    /// `pattern` under, or `None` for the fallback list: of the single fields and pairs of
+    /// fields the rule requires exact values on, the one whose buckets hold fewest rules
+    /// (a new group counts one more, so that few groups serve small sets).
+    fn choose_home(&mut self, pattern: &Pattern) -> Option<(usize, Vec<u64>)> {
         let mut fields = Vec::new();
         exact_fields(pattern.root(), &mut Vec::new(), &mut fields);
-        let mut best: Option<(usize, Option<usize>, &[String], Vec<ValueKey>)> = None;
-        for (path, leaves) in &fields {
-            let existing = self.paths.iter().position(|p| &p.path == path);
-            if existing.is_none() && self.paths.len() >= MAX_INDEXED_PATHS {
-                continue;
-            }
-            let mut keys: Vec<ValueKey> = leaves
+        let mut options: Vec<(Vec<Vec<String>>, Vec<u64>)> = Vec::new();
+        for (i, (path, values)) in fields.iter().enumerate() {
+            let mut prints: Vec<u64> = values
                 .iter()
-                .filter_map(|l| match l {
-                    Leaf::Exact(e) => Some(ValueKey::of_exact(e)),
-                    _ => None,
-                })
+                .map(|e| self.fingerprint(&[LeafKey::of_exact(e)]))
                 .collect();
-            keys.dedup();
-            let cost: usize = keys
-                .iter()
-                .map(|k| {
-                    1 + existing
-                        .and_then(|p| self.paths.get(p))
-                        .and_then(|p| p.bucket(k))
-                        .map_or(0, Vec::len)
-                })
-                .sum();
-            if best.as_ref().is_none_or(|(c, ..)| cost < *c) {
-                best = Some((cost, existing, path, keys));
+            prints.sort_unstable();
+            prints.dedup();
+            options.push((vec![path.clone()], prints));
+            for (other, other_values) in fields.iter().skip(i + 1) {
+                if values.len() * other_values.len() > MAX_PAIRS_PER_RULE {
+                    continue;
+                }
+                let mut prints = Vec::new();
+                for a in values {
+                    for b in other_values {
+                        prints
+                            .push(self.fingerprint(&[LeafKey::of_exact(a), LeafKey::of_exact(b)]));
+                    }
+                }
+                prints.sort_unstable();
+                prints.dedup();
+                options.push((vec![path.clone(), other.clone()], prints));
             }
         }
-        let (_, existing, path, keys) = best?;
-        let p = match existing {
-            Some(p) => p,
+        let mut best: Option<(usize, Option<usize>, usize)> = None;
+        for (o, (paths, prints)) in options.iter().enumerate() {
+            let existing = self.groups.iter().position(|g| &g.paths == paths);
+            if existing.is_none() && self.groups.len() >= MAX_GROUPS {
+                continue;
+            }
+            let cost: usize = match existing.and_then(|g| self.groups.get(g)) {
+                Some(group) => prints
+                    .iter()
+                    .map(|p| 1 + group.buckets.get(p).map_or(0, Vec::len))
+                    .sum(),
+                None => prints.len() + 1,
+            };
+            if best.is_none_or(|(c, ..)| cost < c) {
+                best = Some((cost, existing, o));
+            }
+        }
+        let (_, existing, o) = best?;
+        let (paths, prints) = options.swap_remove(o);
+        let g = match existing {
+            Some(g) => g,
             None => {
-                self.paths.push(PathIndex {
-                    path: path.to_vec(),
-                    ..PathIndex::default()
+                self.groups.push(Group {
+                    paths,
+                    buckets: HashMap::new(),
+                    rules: 0,
                 });
-                self.paths.len() - 1
+                self.groups.len() - 1
             }
         };
-        Some((p, keys))
+        Some((g, prints))
     }
 
     /// Removes the pattern under `key`; whether there was one.
@@ -267,11 +262,16 @@ impl<K: Clone + Eq + Hash> RuleSet<K> {
             return false;
         };
         match entry.home {
-            Some((p, values)) => {
-                if let Some(index) = self.paths.get_mut(p) {
-                    index.rules -= 1;
-                    for v in &values {
-                        index.remove(v, slot);
+            Some((g, prints)) => {
+                if let Some(group) = self.groups.get_mut(g) {
+                    group.rules -= 1;
+                    for p in &prints {
+                        if let Some(bucket) = group.buckets.get_mut(p) {
+                            bucket.retain(|&s| s != slot);
+                            if bucket.is_empty() {
+                                group.buckets.remove(p);
+                            }
+                        }
                     }
                 }
             }
@@ -295,16 +295,48 @@ impl<K: Clone + Eq + Hash> RuleSet<K> {
         self.slots.get(*slot as usize)?.as_ref().map(|e| &e.pattern)
     }
 
+    /// Adds to `out` the rules of `group` that `event` may match.
+    fn candidates(&self, group: &Group, event: &Value, out: &mut Vec<u32>) {
+        let mut take = |print: u64| {
+            if let Some(rules) = group.buckets.get(&print) {
+                out.extend_from_slice(rules);
+            }
+        };
+        match group.paths.as_slice() {
+            [path] => leaves_at(event, path, &mut |leaf| {
+                if let Some(k) = LeafKey::of_value(leaf) {
+                    take(self.fingerprint(&[k]));
+                }
+            }),
+            [first, second] => {
+                let mut a: Vec<&Value> = Vec::new();
+                let mut b: Vec<&Value> = Vec::new();
+                collect_leaves(event, first, &mut a);
+                collect_leaves(event, second, &mut b);
+                if a.len().saturating_mul(b.len()) > MAX_EVENT_PAIRS {
+                    // Too many pairs to look up: every rule of the group is a candidate.
+                    for rules in group.buckets.values() {
+                        out.extend_from_slice(rules);
+                    }
+                    return;
+                }
+                for x in a.iter().filter_map(|v| LeafKey::of_value(v)) {
+                    for y in b.iter().filter_map(|v| LeafKey::of_value(v)) {
+                        take(self.fingerprint(&[x, y]));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The keys of every pattern `event` matches, each once, in no particular order.
     pub fn matching(&self, event: &Value) -> Vec<K> {
         let mut candidates: Vec<u32> = Vec::new();
-        for index in &self.paths {
-            if index.rules == 0 {
-                continue;
+        for group in &self.groups {
+            if group.rules > 0 {
+                self.candidates(group, event, &mut candidates);
             }
-            leaves_at(event, &index.path, &mut |leaf| {
-                index.rules_for(leaf, &mut |rules| candidates.extend_from_slice(rules));
-            });
         }
         candidates.sort_unstable();
         candidates.dedup();
@@ -316,4 +348,21 @@ impl<K: Clone + Eq + Hash> RuleSet<K> {
             .map(|entry| entry.key.clone())
             .collect()
     }
+}
+
+fn collect_leaves<'v>(event: &'v Value, path: &[String], out: &mut Vec<&'v Value>) {
+    fn walk<'v>(value: &'v Value, path: &[String], out: &mut Vec<&'v Value>) {
+        any_element(value, |v| {
+            match path.split_first() {
+                None => out.push(v),
+                Some((name, rest)) => {
+                    if let Some(child) = v.as_object().and_then(|o| o.get(name)) {
+                        walk(child, rest, out);
+                    }
+                }
+            }
+            false
+        });
+    }
+    walk(event, path, out);
 }

@@ -76,17 +76,36 @@ fn number(text: &str, names: &[&str], offset: u32) -> Option<u32> {
     text.parse().ok()
 }
 
-/// Parses a list of `*`, `n`, `a-b`, with optional `/step`, into `bits` (values min..=max).
-fn field(
-    text: &str,
-    name: &str,
+/// What a field allows: its name in messages, its range, and its names (the first naming
+/// `names_offset`).
+struct Spec<'a> {
+    name: &'a str,
     min: u32,
     max: u32,
-    names: &[&str],
+    names: &'a [&'a str],
     names_offset: u32,
-    bits: &mut Bits,
-    index_offset: u32,
-) -> Result<(), String> {
+}
+
+const fn spec(name: &'static str, min: u32, max: u32) -> Spec<'static> {
+    Spec {
+        name,
+        min,
+        max,
+        names: &[],
+        names_offset: 0,
+    }
+}
+
+/// Parses a list of `*`, `n`, `a-b`, with optional `/step`, into `bits` (value v sets bit
+/// v - `index_offset`).
+fn field(text: &str, spec: &Spec<'_>, bits: &mut Bits, index_offset: u32) -> Result<(), String> {
+    let Spec {
+        name,
+        min,
+        max,
+        names,
+        names_offset,
+    } = *spec;
     for item in text.split(',') {
         let bad = || {
             format!("{name}: '{item}' is not valid (allowed: {min}-{max}, lists, ranges, '*', '/')")
@@ -147,14 +166,19 @@ impl Cron {
                 nearest_weekday: Vec::new(),
             },
         };
-        field(minute, "minutes", 0, 59, &[], 0, &mut cron.minutes, 0)?;
-        field(hour, "hours", 0, 23, &[], 0, &mut cron.hours, 0)?;
-        field(month, "month", 1, 12, &MONTHS, 1, &mut cron.months, 0)?;
+        field(minute, &spec("minutes", 0, 59), &mut cron.minutes, 0)?;
+        field(hour, &spec("hours", 0, 23), &mut cron.hours, 0)?;
+        let months = Spec {
+            names: &MONTHS,
+            names_offset: 1,
+            ..spec("month", 1, 12)
+        };
+        field(month, &months, &mut cron.months, 0)?;
         let (first, last) = (
             u32::from(FIRST_YEAR.unsigned_abs()),
             u32::from(LAST_YEAR.unsigned_abs()),
         );
-        field(year, "year", first, last, &[], 0, &mut cron.years, first)?;
+        field(year, &spec("year", first, last), &mut cron.years, first)?;
         cron.days = match (*dom == "?", *dow == "?") {
             (true, true) => {
                 return Err("only one of day-of-month and day-of-week may be '?'".into());
@@ -307,7 +331,7 @@ fn day_of_month(text: &str) -> Result<Days, String> {
                         })?;
                     nearest_weekday.push(n);
                 } else {
-                    field(item, "day-of-month", 1, 31, &[], 0, &mut days, 0)?;
+                    field(item, &spec("day-of-month", 1, 31), &mut days, 0)?;
                 }
             }
         }
@@ -342,7 +366,12 @@ fn day_of_week(text: &str) -> Result<Days, String> {
                 .ok_or_else(|| format!("day-of-week: '{item}': the week after '#' must be 1-5"))?;
             nth.push((w, k));
         } else {
-            field(item, "day-of-week", 1, 7, &DAYS, 1, &mut days, 0)?;
+            let spec = Spec {
+                names: &DAYS,
+                names_offset: 1,
+                ..spec("day-of-week", 1, 7)
+            };
+            field(item, &spec, &mut days, 0)?;
         }
     }
     Ok(Days::OfWeek { days, last, nth })
