@@ -26,9 +26,9 @@ pub enum EventCommand {
         /// The event's type (EventBridge's `detail-type`).
         #[arg(long = "type")]
         ty: String,
-        /// The event's data (its `detail`), as JSON text or @FILE.
+        /// The event's data (EventBridge's `detail`), as JSON text or @FILE.
         #[arg(long, default_value = "{}")]
-        data: String,
+        detail: String,
         #[arg(long, default_value = "default")]
         bus: String,
         #[command(flatten)]
@@ -280,12 +280,12 @@ pub fn event(cmd: EventCommand) -> Result<ExitCode> {
         EventCommand::Put {
             source,
             ty,
-            data,
+            detail,
             bus,
             dir,
         } => {
             let c = Client::discover(&dir.path())?;
-            let data = json_arg(&data, "--data")?;
+            let data = json_arg(&detail, "--detail")?;
             let v = c.call(Method::POST, "/events", Some(json!({ "bus": bus, "events": [{ "source": source, "type": ty, "data": data, "datacontenttype": "application/json" }] })))?;
             println!(
                 "{} ({} deliveries)",

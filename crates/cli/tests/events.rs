@@ -89,7 +89,7 @@ fn recorded(node: &NodeProcess) -> Vec<String> {
         .into_iter()
         .flatten()
         .flat_map(|r| {
-            r["logs"]
+            r["output"]
                 .as_str()
                 .unwrap_or("")
                 .lines()
@@ -454,7 +454,7 @@ fn a_signed_webhook_starts_a_workflow_and_an_unsigned_one_is_refused() {
     let node = NodeProcess::start(&temp_dir("events-webhook"), &[]);
     create_workflow(&node, "heat-alert");
     let mut set = Command::new(env!("CARGO_BIN_EXE_cirrus"))
-        .args(["secret", "set", "hook-key", "--data"])
+        .args(["secret", "set", "HOOK_KEY", "--data"])
         .arg(&node.data)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -463,7 +463,7 @@ fn a_signed_webhook_starts_a_workflow_and_an_unsigned_one_is_refused() {
     use std::io::Write;
     set.stdin.take().unwrap().write_all(b"s3cret").unwrap();
     assert!(set.wait().unwrap().success());
-    run(&node, &["webhook", "put", "github", "--secret", "hook-key"]);
+    run(&node, &["webhook", "put", "github", "--secret", "HOOK_KEY"]);
     let pat = json!({"source": ["webhook.github"], "detail": {"celsius": [{"exists": true}]}});
     run(
         &node,
@@ -572,7 +572,7 @@ fn failed_deliveries_end_in_the_dead_letters_with_the_reason() {
             "shop",
             "--type",
             "Order Placed",
-            "--data",
+            "--detail",
             r#"{"id": 7}"#,
         ],
     );

@@ -69,7 +69,8 @@ class EventBridge(unittest.TestCase):
         self.assertEqual([t["Id"] for t in targets], ["alert"])
         self.assertEqual(targets[0]["InputTransformer"]["InputPathsMap"]["room"], "$.detail.room")
 
-        before = len(executions(alert))
+        seen = {e["executionArn"] for e in executions(alert)}
+        before = len(seen)
         out = events.put_events(Entries=[
             {"Source": "sensors", "DetailType": "Reading", "Detail": json.dumps({"room": "lab", "celsius": 33}), "EventBusName": bus},
             {"Source": "sensors", "DetailType": "Reading", "Detail": json.dumps({"room": "hall", "celsius": 20}), "EventBusName": bus},
@@ -80,7 +81,7 @@ class EventBridge(unittest.TestCase):
         self.assertIn("EventId", out["Entries"][0])
         self.assertEqual(out["Entries"][2]["ErrorCode"], "MalformedDetail")
         self.assertEqual(out["Entries"][3]["ErrorCode"], "ResourceNotFoundException")
-        done = wait_for("the alert", lambda: [e for e in executions(alert) if e["status"] == "SUCCEEDED"][before:] or None)
+        done = wait_for("the alert", lambda: [e for e in executions(alert) if e["status"] == "SUCCEEDED" and e["executionArn"] not in seen] or None)
         run = sfn.describe_execution(executionArn=done[0]["executionArn"])
         self.assertEqual(json.loads(run["input"]), {"room": "lab", "celsius": 33})
         time.sleep(0.5)

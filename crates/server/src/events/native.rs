@@ -290,6 +290,10 @@ struct ScheduleBody {
     enabled: bool,
     #[serde(default)]
     description: String,
+    /// Where `rate(...)` counts from (now by default); schedules made together can
+    /// spread their ticks with it.
+    #[serde(default)]
+    anchor_ms: Option<i64>,
 }
 
 fn utc() -> String {
@@ -332,7 +336,7 @@ async fn put_schedule(
         rule: None,
         target: Some(b.target),
         missed: b.missed,
-        anchor_ms: cirrus_engine::now_ms(),
+        anchor_ms: b.anchor_ms.unwrap_or_else(cirrus_engine::now_ms),
         enabled: b.enabled,
         description: b.description,
     };
@@ -399,7 +403,7 @@ async fn put_schedules(State(node): State<Arc<Node>>, body: Body) -> Reply {
             continue;
         };
         // Schedules created together may name their own anchor, to spread rate ticks.
-        let anchor_ms = item.get("anchor_ms").and_then(Value::as_i64).unwrap_or(now);
+        let anchor_ms = b.anchor_ms.unwrap_or(now);
         let doc = ScheduleDoc {
             rule: None,
             target: Some(b.target),
