@@ -144,3 +144,35 @@ async fn postgres_nodes_fire_each_tick_once_and_receive_each_message_once() {
     drop(nodes);
     drop_schema(&admin, &schema).await;
 }
+
+/// `put_schedules` of 1,000,000 schedules on SQLite, timed (run with
+/// `cargo test --release -p cirrus-store --test backends -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn sqlite_puts_a_million_schedules() {
+    use cirrus_store::{Schedule, Schedules};
+    let dir = std::env::temp_dir().join(format!("cirrus-store-1m-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("schedules.db");
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::open(&path, Durability::Full).expect("open");
+    let schedules: Vec<Schedule> = (0..1_000_000i64)
+        .map(|i| Schedule {
+            name: format!("schedule/g{}/s{i:07}", i % 100),
+            expression: "rate(1 minute)".into(),
+            timezone: "UTC".into(),
+            next_ms: Some(1_700_000_000_000 + (i * 7919) % 60_000),
+            document: r#"{"target":{"arn":"arn:aws:lambda:us-east-1:1:function:f"},"input":"{}"}"#
+                .into(),
+            created_ms: 1,
+            updated_ms: 1,
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    store.put_schedules(&schedules).await.expect("put 1M");
+    let took = started.elapsed();
+    assert_eq!(store.schedule_count().await.unwrap(), 1_000_000);
+    eprintln!("put_schedules of 1,000,000 on SQLite: {took:?}");
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

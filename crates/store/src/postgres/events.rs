@@ -1,7 +1,7 @@
 //! The event system's records on PostgreSQL: resources, deliveries and their dead
 //! letters, archives, schedules and queue messages (tables of migration 3).
 //!
-//! Reads use the shared session. Writes use [`Writers`], a few connections of their own
+//! Reads use the shared session. Writes use `Writers`, a few connections of their own
 //! with their statements prepared once, so that a batch of hundreds of deliveries does
 //! not hold up the reads pipelined on the session, and so that the writes that need a
 //! transaction have one. Each write is one transaction (often one statement), committed

@@ -12,6 +12,10 @@
 //! increments the function's `next_version` with an `UPDATE`, whose row lock makes
 //! concurrent publishes (from any node) take numbers one after another. Code is a BYTEA
 //! parameter; a put of tens of megabytes delays the reads pipelined behind it.
+//!
+//! The event system's records (`events`) are written on a few connections of their own,
+//! each write one transaction; schedules fire once and queue messages are received once
+//! across nodes (row locks, `FOR UPDATE SKIP LOCKED`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -169,7 +173,7 @@ pub struct PostgresStore {
     /// replaced when the connection is lost.
     session: tokio::sync::RwLock<Arc<Client>>,
     steps: mpsc::UnboundedSender<Job>,
-    /// Connections for the event system's writes (see [`events`]).
+    /// Connections for the event system's writes (see `events`).
     events: events::Writers,
     /// Whether the session holds the node's lock.
     node_lock: bool,
