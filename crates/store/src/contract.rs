@@ -40,10 +40,10 @@ pub async fn run(store: Arc<dyn Store>) {
     events::archives(&*store).await;
     schedules::schedules(&*store).await;
     schedules::firing(&*store).await;
-    racing_fires(&[store.clone()]).await;
+    racing_fires(std::slice::from_ref(&store)).await;
     queues::queues(&*store).await;
     queues::redrive(&*store).await;
-    racing_receivers(&[store.clone()]).await;
+    racing_receivers(std::slice::from_ref(&store)).await;
     events_left_nothing(&*store).await;
 }
 
