@@ -315,16 +315,17 @@ pub(super) async fn redrive(s: &dyn Store) {
     assert_eq!(s.purge_queue("rq-dlq").await.unwrap(), 3);
 }
 
-/// Receivers racing on one queue (nodes, or tasks of one node) never get the same
-/// message from one visibility window.
-pub(super) async fn racing_receivers(s: Arc<dyn Store>) {
+/// Receivers racing on one queue (tasks spread over `stores`, which share their data as
+/// nodes sharing a database do) never get the same message in one visibility window.
+pub async fn racing_receivers(stores: &[Arc<dyn Store>]) {
+    let s = stores[0].clone();
     let messages: Vec<QueueMessage> = (0..60)
         .map(|i| message("race-q", &format!("m{i:03}"), i, i))
         .collect();
     s.send_messages(&messages).await.unwrap();
     let mut handles = Vec::new();
-    for _ in 0..4 {
-        let s = s.clone();
+    for receiver in 0..4 {
+        let s = stores[receiver % stores.len()].clone();
         handles.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {

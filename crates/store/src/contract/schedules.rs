@@ -377,9 +377,11 @@ pub(super) async fn firing(s: &dyn Store) {
     assert_eq!(s.trim_archive("f-ar", None).await.unwrap(), 1);
 }
 
-/// Firers racing on the same ticks (nodes, or tasks of one node): each tick applies once,
-/// and only the winner's deliveries are queued.
-pub(super) async fn racing_fires(s: Arc<dyn Store>) {
+/// Firers racing on the same ticks (tasks spread over `stores`, which share their data as
+/// nodes sharing a database do): each tick applies once, and only the winner's deliveries
+/// are queued.
+pub async fn racing_fires(stores: &[Arc<dyn Store>]) {
+    let s = stores[0].clone();
     const RACERS: usize = 4;
     const TICKS: i64 = 20;
     let names: Vec<String> = (0..5).map(|i| format!("race/{i}")).collect();
@@ -387,7 +389,7 @@ pub(super) async fn racing_fires(s: Arc<dyn Store>) {
     s.put_schedules(&all).await.unwrap();
     let mut handles = Vec::new();
     for racer in 0..RACERS {
-        let (s, names) = (s.clone(), names.clone());
+        let (s, names) = (stores[racer % stores.len()].clone(), names.clone());
         handles.push(tokio::spawn(async move {
             let mut won = 0;
             for tick in 0..TICKS {

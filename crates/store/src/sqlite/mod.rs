@@ -6,9 +6,10 @@
 //! Reads use a small pool of read-only connections on blocking threads, which WAL lets
 //! run beside the writer.
 //!
-//! Function and invocation writes are writer jobs too, so each is durable when its call
-//! returns and the multi-statement ones (publishing a version, deleting a function with
-//! everything naming it, dead-lettering) are atomic and serialized with every other write.
+//! Function, invocation and event-system writes (`events`) are writer jobs too, so each
+//! is durable when its call returns and the multi-statement ones (publishing a version,
+//! deleting a function with everything naming it, dead-lettering, firing schedules) are
+//! atomic and serialized with every other write.
 //! Code is a plain BLOB in a rowid table (a WITHOUT ROWID table would copy large rows on
 //! every page split); a put of tens of megabytes holds the writer while it is written, so
 //! the steps queued behind it wait that long.
