@@ -847,3 +847,126 @@ async fn brokers_that_do_not_answer_give_errors_not_hangs() {
     task.abort();
     assert!(brokers.source_status("n").is_none());
 }
+
+/// A TCP proxy to a real broker that a test can cut (closing every connection and
+/// refusing new ones) and restore on the same port: a broker restart, seen from a client.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    upstream: &'static str,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &'static str) -> Proxy {
+        let mut proxy = Proxy {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            upstream,
+            task: None,
+        };
+        proxy.restore().await;
+        proxy
+    }
+
+    async fn restore(&mut self) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(self.addr).unwrap();
+        let listener = socket.listen(64).unwrap();
+        self.addr = listener.local_addr().unwrap();
+        let upstream = self.upstream;
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Aborting the accept loop drops the JoinSet, which aborts every connection.
+    async fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn sources_reconnect_after_the_broker_goes_away() {
+    let u = unique();
+    let mut nats_proxy = Proxy::start("127.0.0.1:4222").await;
+    let mut mqtt_proxy = Proxy::start("127.0.0.1:1883").await;
+    let brokers = Brokers::new();
+    let (ns, ms) = (Arc::new(Collect::default()), Arc::new(Collect::default()));
+    let client_id = format!("cirrus-rc{u}");
+    let nats_config = source(json!({
+        "type": "nats", "url": format!("nats://{}", nats_proxy.addr), "subject": format!("rc{u}"),
+    }));
+    let mqtt_config = source(json!({
+        "type": "mqtt", "url": format!("mqtt://{}", mqtt_proxy.addr), "topics": [format!("rc{u}")],
+        "client_id": client_id,
+    }));
+    brokers
+        .apply_source("n", nats_config, ns.clone())
+        .await
+        .unwrap();
+    brokers
+        .apply_source("m", mqtt_config, ms.clone())
+        .await
+        .unwrap();
+    let connected = |name: &str| brokers.source_status(name).is_some_and(|s| s.connected);
+    assert!(until(Duration::from_secs(5), || connected("n") && connected("m")).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let nc = nats_client().await;
+    nc.publish(format!("rc{u}"), "before".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    mqtt_publish(&[(format!("rc{u}"), "before")]).await;
+    assert_eq!(ns.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+    assert_eq!(ms.wait_for(1, Duration::from_secs(5)).await.len(), 1);
+
+    nats_proxy.cut().await;
+    mqtt_proxy.cut().await;
+    assert!(
+        until(Duration::from_secs(10), || !connected("n")
+            && !connected("m"))
+        .await,
+        "{:?} {:?}",
+        brokers.source_status("n"),
+        brokers.source_status("m")
+    );
+    // Published while the MQTT source is away: its persistent session keeps it.
+    mqtt_publish(&[(format!("rc{u}"), "while away")]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    nats_proxy.restore().await;
+    mqtt_proxy.restore().await;
+    assert!(
+        until(Duration::from_secs(15), || connected("n") && connected("m")).await,
+        "{:?} {:?}",
+        brokers.source_status("n"),
+        brokers.source_status("m")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nc.publish(format!("rc{u}"), "after".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    mqtt_publish(&[(format!("rc{u}"), "after")]).await;
+    let payloads = |events: Vec<CloudEvent>| -> Vec<Value> {
+        events
+            .into_iter()
+            .map(|e| e.data.unwrap()["payload"].clone())
+            .collect()
+    };
+    assert_eq!(
+        payloads(ns.wait_for(2, Duration::from_secs(5)).await),
+        [json!("before"), json!("after")]
+    );
+    assert_eq!(
+        payloads(ms.wait_for(3, Duration::from_secs(5)).await),
+        [json!("before"), json!("while away"), json!("after")]
+    );
+    brokers.shutdown().await;
+    mqtt_forget_session(&client_id).await;
+}
