@@ -190,6 +190,17 @@ impl Events {
         }
         tokio::spawn(delivery::run(self.clone()));
         tokio::spawn(scheduler::run(self.clone()));
+        if self.store.backend() == "postgres" {
+            // Other nodes change rules too: forget compiled rules every few seconds.
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let Some(events) = weak.upgrade() else { return };
+                    events.buses.write().unwrap_or_else(|p| p.into_inner()).clear();
+                }
+            });
+        }
         native::restore_sources(self).await;
         Ok(())
     }
