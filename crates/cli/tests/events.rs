@@ -649,3 +649,62 @@ fn boto3_and_the_aws_cli_speak_eventbridge() {
     );
     let _ = http;
 }
+
+#[test]
+fn an_invocation_that_runs_out_of_retries_is_a_lifecycle_event() {
+    let node = NodeProcess::start(
+        &temp_dir("events-lambda-failure"),
+        &["--async-retry-base-ms", "50"],
+    );
+    deploy_recorder(&node);
+    let code = examples().join("boom");
+    run(
+        &node,
+        &[
+            "deploy",
+            "boom",
+            "--code",
+            code.to_str().unwrap(),
+            "--runtime",
+            "python3",
+            "--handler",
+            "app.handler",
+        ],
+    );
+    let failures = json!({"source": ["aws.lambda"], "detail-type": ["Lambda Function Invocation Result - Failure"]});
+    run(
+        &node,
+        &[
+            "rule",
+            "put",
+            "lambda-failures",
+            "--pattern",
+            &failures.to_string(),
+            "--target",
+            "function:recorder?sync",
+        ],
+    );
+    run(
+        &node,
+        &["invoke", "boom", "--async", "--payload", r#"{"order": 9}"#],
+    );
+    let lines = eventually(Duration::from_secs(30), "the failure event", || {
+        let l = recorded(&node);
+        (!l.is_empty()).then_some(l)
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(
+        line.contains("aws.lambda | Lambda Function Invocation Result - Failure"),
+        "{line}"
+    );
+    assert!(
+        line.contains("\"condition\": \"RetriesExhausted\""),
+        "{line}"
+    );
+    assert!(
+        line.contains("\"requestPayload\": {\"order\": 9}"),
+        "{line}"
+    );
+    assert!(line.contains("RuntimeError"), "{line}");
+}

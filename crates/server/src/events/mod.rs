@@ -197,7 +197,11 @@ impl Events {
                 loop {
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     let Some(events) = weak.upgrade() else { return };
-                    events.buses.write().unwrap_or_else(|p| p.into_inner()).clear();
+                    events
+                        .buses
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clear();
                 }
             });
         }
