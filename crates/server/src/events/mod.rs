@@ -6,7 +6,10 @@
 
 pub mod brokers;
 pub mod eventbridge;
+pub mod mappings;
+pub mod mappings_api;
 pub mod queues;
+pub mod queues_native;
 pub mod sqs;
 
 use std::sync::Arc;

@@ -249,6 +249,8 @@ pub fn routes(node: Arc<Node>) -> Router<Arc<Node>> {
         .route("/validate", post(validate))
         .route("/events", get(events))
         .merge(crate::functions::native::routes())
+        .merge(crate::events::queues_native::routes())
+        .merge(crate::events::mappings_api::routes())
         .layer(middleware::from_fn_with_state(node, authorize))
 }
 
