@@ -626,3 +626,47 @@ async fn mappings_are_validated() {
             .is_err()
     );
 }
+
+/// The boto3 and aws CLI script of `crates/cli/tests/aws/sqs_clients.py` against this
+/// test's node (on `MemoryStore` by default, so it runs before SQLite keeps queues). Runs
+/// when the test venv exists (`crates/cli/tests/aws_clients.rs` makes it, or set
+/// `CIRRUS_VENV`); says so and passes otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_and_the_aws_cli_drive_queues_on_this_node() {
+    let venv = match std::env::var_os("CIRRUS_VENV") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/cirrus/venv"),
+    };
+    if !venv.join("bin/aws").exists() {
+        eprintln!("skipped: no venv with boto3 and awscli at {}", venv.display());
+        return;
+    }
+    let (node, endpoint, _) = start("boto3").await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cli/tests/aws/sqs_clients.py");
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = std::process::Command::new(venv.join("bin/python"));
+    command
+        .arg(&script)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", &node.credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &node.credentials.secret_access_key)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("PATH", path);
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("python runs");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sqs_clients.py failed:\n{report}");
+}
