@@ -62,15 +62,24 @@ fn opts(max: usize, visibility: Option<u32>, wait: u32) -> ReceiveOptions {
 async fn visibility_timeout_hides_a_received_message_until_it_passes() {
     let (node, _, _) = start("visibility").await;
     let q = &node.events.queues;
-    q.create("jobs", &attrs(&[("VisibilityTimeout", "1")]), Default::default())
-        .await
-        .unwrap();
+    q.create(
+        "jobs",
+        &attrs(&[("VisibilityTimeout", "1")]),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let id = q.send("jobs", "hello".into(), Value::Null).await.unwrap();
     let got = q.receive("jobs", opts(10, None, 0)).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].id, id);
     assert_eq!(got[0].receive_count, 1);
-    assert!(q.receive("jobs", opts(10, None, 0)).await.unwrap().is_empty());
+    assert!(
+        q.receive("jobs", opts(10, None, 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let c = q.counts("jobs").await.unwrap();
     assert_eq!((c.visible, c.in_flight, c.delayed), (0, 1, 0));
     // Long polling wakes when the message becomes visible again (no send happens).
@@ -117,25 +126,42 @@ async fn a_message_received_max_receive_count_times_moves_to_the_dead_letter_que
     let q = &node.events.queues;
     q.create("dlq", &[], Default::default()).await.unwrap();
     let policy = json!({ "deadLetterTargetArn": q.arn("dlq"), "maxReceiveCount": 2 }).to_string();
-    q.create("main", &attrs(&[("RedrivePolicy", &policy)]), Default::default())
-        .await
-        .unwrap();
+    q.create(
+        "main",
+        &attrs(&[("RedrivePolicy", &policy)]),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let id = q.send("main", "poison".into(), Value::Null).await.unwrap();
     for n in 1..=2 {
         let got = q.receive("main", opts(1, Some(0), 0)).await.unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].receive_count, n);
     }
-    assert!(q.receive("main", opts(1, Some(0), 0)).await.unwrap().is_empty());
+    assert!(
+        q.receive("main", opts(1, Some(0), 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let dead = q.receive("dlq", opts(10, None, 0)).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, id);
     assert_eq!(dead[0].body, "poison");
     // A policy naming a missing queue, or a bad count, is refused.
     let missing = json!({ "deadLetterTargetArn": q.arn("nope"), "maxReceiveCount": 2 }).to_string();
-    assert!(q.update("main", &attrs(&[("RedrivePolicy", &missing)]), &[]).await.is_err());
+    assert!(
+        q.update("main", &attrs(&[("RedrivePolicy", &missing)]), &[])
+            .await
+            .is_err()
+    );
     let zero = json!({ "deadLetterTargetArn": q.arn("dlq"), "maxReceiveCount": 0 }).to_string();
-    assert!(q.update("main", &attrs(&[("RedrivePolicy", &zero)]), &[]).await.is_err());
+    assert!(
+        q.update("main", &attrs(&[("RedrivePolicy", &zero)]), &[])
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,12 +180,21 @@ async fn delayed_messages_wait_and_a_long_poll_wakes_for_them() {
         )
         .unwrap();
     q.store_messages("later", &[m]).await.unwrap();
-    assert!(q.receive("later", opts(1, None, 0)).await.unwrap().is_empty());
+    assert!(
+        q.receive("later", opts(1, None, 0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(q.counts("later").await.unwrap().delayed, 1);
     let t = Instant::now();
     let got = q.receive("later", opts(1, None, 5)).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert!(t.elapsed() >= Duration::from_millis(700), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let too_long = NewMessage {
         delay_seconds: Some(901),
@@ -174,7 +209,12 @@ async fn a_long_poll_wakes_on_a_send_and_times_out_when_none_comes() {
     let q = node.events.queues.clone();
     q.create("waits", &[], Default::default()).await.unwrap();
     let t = Instant::now();
-    assert!(q.receive("waits", opts(1, None, 1)).await.unwrap().is_empty());
+    assert!(
+        q.receive("waits", opts(1, None, 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let waited = t.elapsed();
     assert!(
         waited >= Duration::from_millis(950) && waited < Duration::from_secs(2),
@@ -220,7 +260,11 @@ async fn attributes_are_validated_like_sqs() {
     }
     assert!(q.create("bad.fifo", &[], Default::default()).await.is_err());
     assert!(q.create("", &[], Default::default()).await.is_err());
-    assert!(q.create(&"n".repeat(81), &[], Default::default()).await.is_err());
+    assert!(
+        q.create(&"n".repeat(81), &[], Default::default())
+            .await
+            .is_err()
+    );
     // Same attributes again: fine; different: QueueNameExists.
     let a = attrs(&[("DelaySeconds", "5")]);
     assert!(q.create("same", &a, Default::default()).await.unwrap().1);
@@ -294,7 +338,13 @@ async fn sqs(node: &Node, endpoint: &str, operation: &str, body: Value) -> (u16,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqs_protocol_answers_in_sqs_shape() {
     let (node, endpoint, _) = start("protocol").await;
-    let (s, _, v) = sqs(&node, &endpoint, "CreateQueue", json!({"QueueName": "orders"})).await;
+    let (s, _, v) = sqs(
+        &node,
+        &endpoint,
+        "CreateQueue",
+        json!({"QueueName": "orders"}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     let url = v["QueueUrl"].as_str().unwrap().to_owned();
     let host = endpoint.trim_start_matches("http://");
@@ -334,8 +384,14 @@ async fn the_sqs_protocol_answers_in_sqs_shape() {
     )
     .await;
     assert_eq!(s, 400);
-    assert_eq!(v["__type"], "com.amazonaws.sqs#TooManyEntriesInBatchRequest");
-    assert_eq!(q, "AWS.SimpleQueueService.TooManyEntriesInBatchRequest;Sender");
+    assert_eq!(
+        v["__type"],
+        "com.amazonaws.sqs#TooManyEntriesInBatchRequest"
+    );
+    assert_eq!(
+        q,
+        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest;Sender"
+    );
     let (s, _, v) = sqs(
         &node,
         &endpoint,
@@ -343,7 +399,10 @@ async fn the_sqs_protocol_answers_in_sqs_shape() {
         json!({"QueueUrl": url, "Entries": [{"Id": "a", "MessageBody": "x"}, {"Id": "a", "MessageBody": "y"}]}),
     )
     .await;
-    assert_eq!((s, v["__type"].as_str()), (400, Some("com.amazonaws.sqs#BatchEntryIdsNotDistinct")));
+    assert_eq!(
+        (s, v["__type"].as_str()),
+        (400, Some("com.amazonaws.sqs#BatchEntryIdsNotDistinct"))
+    );
     let (s, _, v) = sqs(
         &node,
         &endpoint,
@@ -382,7 +441,11 @@ async fn the_sqs_protocol_answers_in_sqs_shape() {
         json!({"QueueUrl": url, "Attributes": {"VisibilityTimeout": "99999"}}),
     )
     .await;
-    assert_eq!((s, q.as_str()), (400, "InvalidAttributeValue;Sender"), "{v}");
+    assert_eq!(
+        (s, q.as_str()),
+        (400, "InvalidAttributeValue;Sender"),
+        "{v}"
+    );
     let (s, _, v) = sqs(
         &node,
         &endpoint,
@@ -391,8 +454,14 @@ async fn the_sqs_protocol_answers_in_sqs_shape() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["Attributes"]["ApproximateNumberOfMessagesNotVisible"], "2");
-    assert_eq!(v["Attributes"]["QueueArn"], "arn:aws:sqs:us-east-1:000000000000:orders");
+    assert_eq!(
+        v["Attributes"]["ApproximateNumberOfMessagesNotVisible"],
+        "2"
+    );
+    assert_eq!(
+        v["Attributes"]["QueueArn"],
+        "arn:aws:sqs:us-east-1:000000000000:orders"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,7 +507,10 @@ async fn hostile_sqs_requests_get_4xx() {
             let (s, _, v) = sqs(&node, &endpoint, op, body.clone()).await;
             assert!(s < 500, "{op} answered {s} to {body}: {v}");
             if s >= 400 {
-                assert!(v["__type"].is_string() && v["message"].is_string(), "{op}: {v}");
+                assert!(
+                    v["__type"].is_string() && v["message"].is_string(),
+                    "{op}: {v}"
+                );
             }
         }
     }
@@ -503,7 +575,11 @@ async fn a_mapping_feeds_a_function_and_keeps_only_reported_failures() {
     let mut ok_ids = Vec::new();
     let mut failing = Vec::new();
     for i in 0..6 {
-        let body = if i % 3 == 0 { format!("fail-{i}") } else { format!("ok-{i}") };
+        let body = if i % 3 == 0 {
+            format!("fail-{i}")
+        } else {
+            format!("ok-{i}")
+        };
         let attributes = json!({"n": {"DataType": "Number", "StringValue": i.to_string()}});
         let id = q.send("in", body.clone(), attributes).await.unwrap();
         if body.starts_with("fail") {
@@ -560,7 +636,7 @@ async fn a_mapping_feeds_a_function_and_keeps_only_reported_failures() {
         .collect();
     let mut expected = failing.clone();
     expected.sort();
-    let mut dead_sorted = dead.clone();
+    let mut dead_sorted = dead;
     dead_sorted.sort();
     assert_eq!(dead_sorted, expected);
     // The event is Lambda's SQS event.
@@ -608,8 +684,17 @@ async fn mappings_are_validated() {
     let m = &node.mappings;
     assert!(m.create(change(&|_| {})).await.is_err(), "no such function");
     assert!(m.create(change(&|c| c.batch_size = Some(0))).await.is_err());
-    assert!(m.create(change(&|c| c.batch_size = Some(10_001))).await.is_err());
-    assert!(m.create(change(&|c| c.batch_size = Some(100))).await.is_err(), "window needed");
+    assert!(
+        m.create(change(&|c| c.batch_size = Some(10_001)))
+            .await
+            .is_err()
+    );
+    assert!(
+        m.create(change(&|c| c.batch_size = Some(100)))
+            .await
+            .is_err(),
+        "window needed"
+    );
     assert!(
         m.create(change(&|c| c.maximum_batching_window_in_seconds = Some(301)))
             .await
@@ -621,9 +706,11 @@ async fn mappings_are_validated() {
             .is_err()
     );
     assert!(
-        m.create(change(&|c| c.event_source_arn = Some("arn:aws:kinesis:x".into())))
-            .await
-            .is_err()
+        m.create(change(
+            &|c| c.event_source_arn = Some("arn:aws:kinesis:x".into())
+        ))
+        .await
+        .is_err()
     );
 }
 
@@ -639,12 +726,15 @@ async fn boto3_and_the_aws_cli_drive_queues_on_this_node() {
             .join(".cache/cirrus/venv"),
     };
     if !venv.join("bin/aws").exists() {
-        eprintln!("skipped: no venv with boto3 and awscli at {}", venv.display());
+        eprintln!(
+            "skipped: no venv with boto3 and awscli at {}",
+            venv.display()
+        );
         return;
     }
     let (node, endpoint, _) = start("boto3").await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../cli/tests/aws/sqs_clients.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/aws/sqs_clients.py");
     let path = format!(
         "{}:{}",
         venv.join("bin").display(),

@@ -258,8 +258,7 @@ impl Mappings {
     }
 
     async fn put(&self, m: &Mapping, expect: Expect) -> Result<(), MappingError> {
-        let document =
-            serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let document = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let r = Resource {
             kind: KIND.into(),
             name: m.uuid.clone(),
@@ -514,7 +513,13 @@ async fn deliver(mappings: &Mappings, m: &Mapping, queue: &str, batch: Vec<Queue
     };
     let invoked = mappings
         .functions
-        .invoke(&m.function_name, m.qualifier.as_deref(), payload, None, None)
+        .invoke(
+            &m.function_name,
+            m.qualifier.as_deref(),
+            payload,
+            None,
+            None,
+        )
         .await;
     let reply = match invoked {
         Ok(i) => match Functions::reply_body(&i.outcome) {
@@ -555,10 +560,7 @@ async fn deliver(mappings: &Mappings, m: &Mapping, queue: &str, batch: Vec<Queue
 
 /// The message ids a `ReportBatchItemFailures` response names, or why it is malformed
 /// (then the whole batch failed).
-pub fn batch_item_failures(
-    reply: &[u8],
-    ids: &HashSet<&str>,
-) -> Result<HashSet<String>, String> {
+pub fn batch_item_failures(reply: &[u8], ids: &HashSet<&str>) -> Result<HashSet<String>, String> {
     if reply.iter().all(u8::is_ascii_whitespace) {
         return Ok(HashSet::new());
     }
@@ -579,7 +581,9 @@ pub fn batch_item_failures(
             Some(_) => return Err("an itemIdentifier is not a string".into()),
         };
         if !ids.contains(id.as_str()) {
-            return Err(format!("itemIdentifier '{id}' is not a message of the batch"));
+            return Err(format!(
+                "itemIdentifier '{id}' is not a message of the batch"
+            ));
         }
         out.insert(id.clone());
     }

@@ -36,7 +36,11 @@ fn lambda_error(e: &MappingError) -> (StatusCode, &'static str) {
 }
 
 fn lambda_response(status: StatusCode, name: &'static str, message: String) -> Response {
-    let mut r = (status, json!({ "Type": "User", "message": message }).to_string()).into_response();
+    let mut r = (
+        status,
+        json!({ "Type": "User", "message": message }).to_string(),
+    )
+        .into_response();
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -196,9 +200,8 @@ pub async fn lambda_handle(
     let m = &node.mappings;
     let result = async {
         let fields = || -> Result<Map<String, Value>, MappingError> {
-            json_object(&body).map_err(|_| {
-                MappingError::Invalid("the request body must be a JSON object".into())
-            })
+            json_object(&body)
+                .map_err(|_| MappingError::Invalid("the request body must be a JSON object".into()))
         };
         match (method.as_str(), segs.as_slice()) {
             ("POST", [_, "event-source-mappings"]) => {
@@ -219,7 +222,9 @@ pub async fn lambda_handle(
                         .ok()
                         .filter(|n| (1..=10_000).contains(n))
                         .ok_or_else(|| {
-                            MappingError::Invalid("MaxItems must be a number from 1 to 10000".into())
+                            MappingError::Invalid(
+                                "MaxItems must be a number from 1 to 10000".into(),
+                            )
                         })?,
                 };
                 let after = query.get("Marker").cloned().unwrap_or_default();
@@ -295,7 +300,11 @@ async fn list(State(node): State<Arc<Node>>, Query(q): Query<HashMap<String, Str
 async fn create(State(node): State<Arc<Node>>, body: axum::body::Body) -> Reply {
     let b = body_of(&node, body).await?;
     let created = node.mappings.create(change_of(&b)?).await?;
-    Ok((StatusCode::CREATED, axum::Json(lambda_view(&node.mappings, &created))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(lambda_view(&node.mappings, &created)),
+    )
+        .into_response())
 }
 
 async fn describe(State(node): State<Arc<Node>>, Path(uuid): Path<String>) -> Reply {

@@ -61,7 +61,9 @@ pub enum QueueError {
     #[error("The receipt handle '{0}' is not valid")]
     BadReceipt(String),
     /// A change of visibility named a message that is not in flight.
-    #[error("Value {0} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.")]
+    #[error(
+        "Value {0} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."
+    )]
     NotInFlight(String),
     #[error("{0}")]
     BadContents(String),
@@ -145,7 +147,9 @@ impl QueueSettings {
                         Some(parse_redrive(value)?)
                     };
                 }
-                "FifoQueue" | "ContentBasedDeduplication" | "DeduplicationScope"
+                "FifoQueue"
+                | "ContentBasedDeduplication"
+                | "DeduplicationScope"
                 | "FifoThroughputLimit" => {
                     if value != "false" {
                         return Err(QueueError::BadAttribute(
@@ -171,7 +175,10 @@ impl QueueSettings {
     /// Every attribute SQS reports, as strings (the counts and ARN are added by the caller).
     pub fn attributes(&self) -> BTreeMap<String, String> {
         let mut a = BTreeMap::new();
-        a.insert("VisibilityTimeout".into(), self.visibility_timeout.to_string());
+        a.insert(
+            "VisibilityTimeout".into(),
+            self.visibility_timeout.to_string(),
+        );
         a.insert(
             "MessageRetentionPeriod".into(),
             self.message_retention_period.to_string(),
@@ -204,7 +211,9 @@ fn parse_redrive(text: &str) -> Result<RedrivePolicy, QueueError> {
     let bad = |why: &str| {
         QueueError::BadAttribute(
             "RedrivePolicy".into(),
-            format!("{why}; expected {{\"deadLetterTargetArn\": \"arn:aws:sqs:REGION:ACCOUNT:NAME\", \"maxReceiveCount\": 1-1000}}"),
+            format!(
+                "{why}; expected {{\"deadLetterTargetArn\": \"arn:aws:sqs:REGION:ACCOUNT:NAME\", \"maxReceiveCount\": 1-1000}}"
+            ),
         )
     };
     let v: Value = serde_json::from_str(text).map_err(|_| bad("not JSON"))?;
@@ -347,11 +356,7 @@ impl QueueService {
     }
 
     pub fn url(&self, name: &str) -> String {
-        format!(
-            "{}/{}/{name}",
-            lock(&self.endpoint),
-            self.partition.account
-        )
+        format!("{}/{}/{name}", lock(&self.endpoint), self.partition.account)
     }
 
     fn signal(&self, name: &str) -> Arc<Notify> {
@@ -648,15 +653,12 @@ impl QueueService {
                 "Value {visibility} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200."
             )));
         }
-        let redrive = match &queue.settings.redrive_policy {
-            Some(r) => Some(Redrive {
-                dead_letter_queue: queue_of_arn(&r.dead_letter_target_arn)
-                    .unwrap_or_default()
-                    .to_owned(),
-                max_receives: r.max_receive_count,
-            }),
-            None => None,
-        };
+        let redrive = queue.settings.redrive_policy.as_ref().map(|r| Redrive {
+            dead_letter_queue: queue_of_arn(&r.dead_letter_target_arn)
+                .unwrap_or_default()
+                .to_owned(),
+            max_receives: r.max_receive_count,
+        });
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
         let signal = self.signal(name);
         loop {
@@ -737,11 +739,7 @@ impl QueueService {
             return Err(QueueError::BadReceipt(receipt.to_owned()));
         }
         let visible = cirrus_engine::now_ms() + i64::from(timeout_seconds) * 1000;
-        if !self
-            .store
-            .change_visibility(name, receipt, visible)
-            .await?
-        {
+        if !self.store.change_visibility(name, receipt, visible).await? {
             return Err(QueueError::NotInFlight(receipt.to_owned()));
         }
         if timeout_seconds == 0 {
@@ -814,9 +812,9 @@ fn queue_of_resource(r: &Resource) -> Result<Queue, QueueError> {
 
 /// Receipt handles are `<message id>#<receive count>`, as the store makes them.
 fn receipt_ok(receipt: &str) -> bool {
-    receipt
-        .rsplit_once('#')
-        .is_some_and(|(id, n)| !id.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    receipt.rsplit_once('#').is_some_and(|(id, n)| {
+        !id.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// SQS's allowed characters: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD |
@@ -824,7 +822,12 @@ fn receipt_ok(receipt: &str) -> bool {
 fn check_text(text: &str, what: &str) -> Result<(), QueueError> {
     match text.chars().find(|c| {
         let c = u32::from(*c);
-        !(c == 0x9 || c == 0xA || c == 0xD || (0x20..=0xD7FF).contains(&c) || (0xE000..=0xFFFD).contains(&c) || c >= 0x10000)
+        !(c == 0x9
+            || c == 0xA
+            || c == 0xD
+            || (0x20..=0xD7FF).contains(&c)
+            || (0xE000..=0xFFFD).contains(&c)
+            || c >= 0x10000)
     }) {
         Some(c) => Err(QueueError::BadContents(format!(
             "Invalid characters found in {what}: U+{:04X} is not allowed",
@@ -870,9 +873,9 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<usize, QueueE
                     .into(),
             ));
         }
-        let a = a
-            .as_object()
-            .ok_or_else(|| bad("must be an object with DataType and StringValue or BinaryValue".into()))?;
+        let a = a.as_object().ok_or_else(|| {
+            bad("must be an object with DataType and StringValue or BinaryValue".into())
+        })?;
         let data_type = a
             .get("DataType")
             .and_then(Value::as_str)
@@ -912,8 +915,19 @@ pub fn check_attributes(attributes: &Map<String, Value>) -> Result<usize, QueueE
                 )));
             }
         };
-        if a.keys().any(|k| !matches!(k.as_str(), "DataType" | "StringValue" | "BinaryValue" | "StringListValues" | "BinaryListValues")) {
-            return Err(bad("only DataType, StringValue and BinaryValue are allowed".into()));
+        if a.keys().any(|k| {
+            !matches!(
+                k.as_str(),
+                "DataType"
+                    | "StringValue"
+                    | "BinaryValue"
+                    | "StringListValues"
+                    | "BinaryListValues"
+            )
+        }) {
+            return Err(bad(
+                "only DataType, StringValue and BinaryValue are allowed".into(),
+            ));
         }
         size += name.len() + data_type.len() + value_len;
     }

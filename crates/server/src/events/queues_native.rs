@@ -50,10 +50,7 @@ impl From<QueueError> for NativeError {
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/queues", get(list).post(create))
-        .route(
-            "/queues/{name}",
-            get(describe).patch(update).delete(delete),
-        )
+        .route("/queues/{name}", get(describe).patch(update).delete(delete))
         .route("/queues/{name}/messages", post(send))
         .route("/queues/{name}/receive", post(receive))
         .route("/queues/{name}/delete", post(delete_messages))
@@ -82,7 +79,9 @@ fn strings(b: &Fields, field: &str) -> Result<Vec<(String, String)>, NativeError
                 Value::Bool(b) => Ok((k.clone(), b.to_string())),
                 // A redrive policy may be given as an object.
                 Value::Object(_) => Ok((k.clone(), v.to_string())),
-                _ => Err(NativeError::bad(format!("'{field}.{k}' must be a string or a number"))),
+                _ => Err(NativeError::bad(format!(
+                    "'{field}.{k}' must be a string or a number"
+                ))),
             })
             .collect(),
         Some(_) => Err(NativeError::bad(format!("'{field}' must be an object"))),
@@ -96,7 +95,9 @@ fn seconds(b: &Fields, field: &str) -> Result<Option<u32>, NativeError> {
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .map(Some)
-            .ok_or_else(|| NativeError::bad(format!("'{field}' must be a whole number of seconds"))),
+            .ok_or_else(|| {
+                NativeError::bad(format!("'{field}' must be a whole number of seconds"))
+            }),
     }
 }
 
@@ -133,7 +134,11 @@ async fn create(State(node): State<Arc<Node>>, body: axum::body::Body) -> Reply 
     let tags: BTreeMap<String, String> = strings(&b, "tags")?.into_iter().collect();
     let q = &node.events.queues;
     let (queue, created) = q.create(&name, &attributes, tags).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(view(q, &queue, Default::default()))).into_response())
 }
 
@@ -158,7 +163,9 @@ async fn update(
             .map(|(k, v)| match v {
                 Value::Null => Ok((k.clone(), None)),
                 Value::String(s) => Ok((k.clone(), Some(s.clone()))),
-                _ => Err(NativeError::bad(format!("'tags.{k}' must be a string, or null to remove it"))),
+                _ => Err(NativeError::bad(format!(
+                    "'tags.{k}' must be a string, or null to remove it"
+                ))),
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(NativeError::bad("'tags' must be an object")),
@@ -179,7 +186,11 @@ fn new_message(b: &Fields) -> Result<NewMessage, NativeError> {
         Some(Value::String(s)) => s.clone(),
         // Any other JSON value is sent as its text.
         Some(v) if !v.is_null() => v.to_string(),
-        _ => return Err(NativeError::bad("'body' is required: the message (text or JSON)")),
+        _ => {
+            return Err(NativeError::bad(
+                "'body' is required: the message (text or JSON)",
+            ));
+        }
     };
     let attributes = match b.get("attributes") {
         None | Some(Value::Null) => Map::new(),
@@ -290,7 +301,11 @@ async fn delete_messages(
                     .ok_or_else(|| NativeError::bad("'receipts' must be strings"))
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(NativeError::bad("'receipts' is required: a list of receipt handles")),
+        _ => {
+            return Err(NativeError::bad(
+                "'receipts' is required: a list of receipt handles",
+            ));
+        }
     };
     let ok = node.events.queues.delete_messages(&name, &receipts).await?;
     Ok(axum::Json(json!({ "deleted": ok })).into_response())

@@ -38,7 +38,11 @@ macro_rules! sqs_error {
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
-    sqs_error!("InvalidParameterValue", "InvalidParameterValue", message.into())
+    sqs_error!(
+        "InvalidParameterValue",
+        "InvalidParameterValue",
+        message.into()
+    )
 }
 
 fn missing(field: &str) -> ApiError {
@@ -128,7 +132,7 @@ pub(crate) async fn operation(node: &Node, operation: &str, body: &Body) -> ApiR
             let name = queue_name(body)?;
             let receipt = required(body, "ReceiptHandle")?.to_owned();
             let ok = q
-                .delete_messages(name, &[receipt.clone()])
+                .delete_messages(name, std::slice::from_ref(&receipt))
                 .await
                 .map_err(error_of)?;
             if ok.first() != Some(&true) {
@@ -140,7 +144,8 @@ pub(crate) async fn operation(node: &Node, operation: &str, body: &Body) -> ApiR
         "ChangeMessageVisibility" => {
             let name = queue_name(body)?;
             let receipt = required(body, "ReceiptHandle")?;
-            let timeout = seconds(body, "VisibilityTimeout")?.ok_or_else(|| missing("VisibilityTimeout"))?;
+            let timeout =
+                seconds(body, "VisibilityTimeout")?.ok_or_else(|| missing("VisibilityTimeout"))?;
             q.change_visibility(name, receipt, timeout)
                 .await
                 .map_err(error_of)?;
@@ -212,9 +217,11 @@ fn queue_name(body: &Body) -> Result<&str, ApiError> {
 fn integer(body: &Body, field: &str) -> Result<Option<i64>, ApiError> {
     match body.get(field) {
         None => Ok(None),
-        Some(v) => number_of(v)
-            .map(Some)
-            .ok_or_else(|| invalid(format!("Value {v} for parameter {field} is invalid. Reason: must be an integer."))),
+        Some(v) => number_of(v).map(Some).ok_or_else(|| {
+            invalid(format!(
+                "Value {v} for parameter {field} is invalid. Reason: must be an integer."
+            ))
+        }),
     }
 }
 
@@ -334,7 +341,10 @@ const QUEUE_ATTRIBUTES: &[&str] = &[
 async fn get_attributes(q: &QueueService, body: &Body) -> ApiResult {
     let name = queue_name(body)?;
     let wanted = string_list(body, "AttributeNames")?;
-    if let Some(bad) = wanted.iter().find(|w| !QUEUE_ATTRIBUTES.contains(&w.as_str())) {
+    if let Some(bad) = wanted
+        .iter()
+        .find(|w| !QUEUE_ATTRIBUTES.contains(&w.as_str()))
+    {
         return Err(error_of(QueueError::UnknownAttribute(bad.clone())));
     }
     let queue = q.queue(name).await.map_err(error_of)?;
@@ -433,7 +443,10 @@ async fn send_message(q: &QueueService, body: &Body) -> ApiResult {
 
 /// The `Entries` of a batch request, checked as SQS does: 1 to 10, distinct ids of
 /// letters, digits, `-` and `_` up to 80 characters.
-fn entries<'a>(body: &'a Body) -> Result<Vec<(&'a str, &'a Map<String, Value>)>, ApiError> {
+/// A batch entry: its `Id` and fields.
+type Entry<'a> = (&'a str, &'a Map<String, Value>);
+
+fn entries(body: &Body) -> Result<Vec<Entry<'_>>, ApiError> {
     let list = match body.get("Entries") {
         None => return Err(missing("Entries")),
         Some(Value::Array(a)) => a,
@@ -475,7 +488,9 @@ fn entries<'a>(body: &'a Body) -> Result<Vec<(&'a str, &'a Map<String, Value>)>,
             return Err(sqs_error!(
                 "InvalidBatchEntryId",
                 "AWS.SimpleQueueService.InvalidBatchEntryId",
-                format!("A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long ('{id}').")
+                format!(
+                    "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long ('{id}')."
+                )
             ));
         }
         if !seen.insert(id) {
@@ -514,7 +529,9 @@ async fn send_batch(q: &QueueService, body: &Body) -> ApiResult {
         return Err(sqs_error!(
             "BatchRequestTooLong",
             "AWS.SimpleQueueService.BatchRequestTooLong",
-            format!("Batch requests cannot be longer than {MAX_MESSAGE_BYTES} bytes. You have sent {total} bytes.")
+            format!(
+                "Batch requests cannot be longer than {MAX_MESSAGE_BYTES} bytes. You have sent {total} bytes."
+            )
         ));
     }
     let records: Vec<_> = ok.iter().map(|(_, r)| r.clone()).collect();
@@ -536,8 +553,7 @@ fn wanted(names: &[String], name: &str) -> bool {
         n == "All"
             || n == ".*"
             || n == name
-            || n
-                .strip_suffix(".*")
+            || n.strip_suffix(".*")
                 .is_some_and(|p| name.starts_with(p) && name[p.len()..].starts_with('.'))
     })
 }
