@@ -760,3 +760,101 @@ async fn boto3_and_the_aws_cli_drive_queues_on_this_node() {
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sqs_clients.py failed:\n{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_routes_serve_queues_and_mappings() {
+    let (node, endpoint, _) = start("native").await;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = http
+            .request(method, format!("{endpoint}/v1{path}"))
+            .bearer_auth(&node.credentials.token);
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        async move {
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap_or_default();
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    use reqwest::Method as M;
+    let (s, v) = call(
+        M::POST,
+        "/queues",
+        Some(json!({"name": "n", "attributes": {"VisibilityTimeout": 5}})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["attributes"]["VisibilityTimeout"], "5");
+    let (s, v) = call(
+        M::POST,
+        "/queues",
+        Some(json!({"name": "bad", "attributes": {"DelaySeconds": 901}})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("InvalidAttributeValue")),
+        "{v}"
+    );
+    let (s, v) = call(
+        M::POST,
+        "/queues/n/messages",
+        Some(json!({"messages": [{"body": "a"}, {"body": {"json": true}}]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = call(M::POST, "/queues/n/receive", Some(json!({"max": 10}))).await;
+    assert_eq!(s, 200, "{v}");
+    let receipts: Vec<Value> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["receipt"].clone())
+        .collect();
+    assert_eq!(receipts.len(), 2);
+    let (s, v) = call(
+        M::POST,
+        "/queues/n/delete",
+        Some(json!({"receipts": receipts})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(M::GET, "/queues/n", None).await;
+    assert_eq!(
+        (s, v["messages"]["inFlight"].as_u64()),
+        (200, Some(0)),
+        "{v}"
+    );
+    let (s, _) = call(M::GET, "/queues/missing", None).await;
+    assert_eq!(s, 404);
+    let (s, v) = call(
+        M::POST,
+        "/mappings",
+        Some(json!({"EventSourceArn": node.events.queues.arn("n"), "FunctionName": "nope"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("ResourceNotFoundException")),
+        "{v}"
+    );
+    let (s, v) = call(M::GET, "/mappings", None).await;
+    assert_eq!((s, v["mappings"].as_array().map(Vec::len)), (200, Some(0)));
+    let (s, _) = call(M::DELETE, "/queues/n", None).await;
+    assert_eq!(s, 204);
+    let doc = reqwest::get(format!("{endpoint}/openapi.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(doc.contains("/v1/queues/{name}/receive") && doc.contains("/v1/mappings/{uuid}"));
+}

@@ -334,3 +334,66 @@ async fn purge(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Reply
     let n = node.events.queues.purge(&name).await?;
     Ok(axum::Json(json!({ "purged": n })).into_response())
 }
+
+/// The OpenAPI paths of `/v1/queues` and `/v1/mappings`, for [`crate::native::openapi`].
+pub(crate) fn openapi_paths(m: &mut Map<String, Value>) {
+    let op = |summary: &str, tag: &str, params: &[&str], body: bool, status: &str| {
+        let params: Vec<Value> = params
+            .iter()
+            .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut o = json!({
+            "summary": summary,
+            "tags": [tag],
+            "parameters": params,
+            "responses": {
+                status: { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AnyJson" } } } },
+                "4XX": { "$ref": "#/components/responses/Error" }
+            }
+        });
+        if body {
+            o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/AnyJson" } } } });
+        }
+        o
+    };
+    let q = &["name"];
+    m.insert("/v1/queues".into(), json!({
+        "get": op("List queues with their attributes and message counts", "queues", &[], false, "200"),
+        "post": op("Create a queue: {name, attributes (SQS names: VisibilityTimeout, MessageRetentionPeriod, DelaySeconds, ReceiveMessageWaitTimeSeconds, MaximumMessageSize, RedrivePolicy), tags}", "queues", &[], true, "201"),
+    }));
+    m.insert("/v1/queues/{name}".into(), json!({
+        "get": op("A queue's attributes and message counts", "queues", q, false, "200"),
+        "patch": op("Change attributes and tags (a null tag removes it)", "queues", q, true, "200"),
+        "delete": op("Delete a queue and its messages", "queues", q, false, "204"),
+    }));
+    m.insert("/v1/queues/{name}/messages".into(), json!({
+        "post": op("Send {body, attributes, delaySeconds}, or {messages: [...]} (up to 10)", "queues", q, true, "201"),
+    }));
+    m.insert("/v1/queues/{name}/receive".into(), json!({
+        "post": op("Receive {max (1-10), visibilityTimeout, waitSeconds (long poll, up to 20)}", "queues", q, true, "200"),
+    }));
+    m.insert(
+        "/v1/queues/{name}/delete".into(),
+        json!({
+            "post": op("Delete received messages {receipts: [...]}", "queues", q, true, "200"),
+        }),
+    );
+    m.insert("/v1/queues/{name}/visibility".into(), json!({
+        "post": op("Change a received message's visibility {receipt, timeout}", "queues", q, true, "204"),
+    }));
+    m.insert(
+        "/v1/queues/{name}/purge".into(),
+        json!({
+            "post": op("Delete every message of the queue", "queues", q, false, "200"),
+        }),
+    );
+    m.insert("/v1/mappings".into(), json!({
+        "get": op("Event-source mappings (query: function, source)", "mappings", &[], false, "200"),
+        "post": op("Create a mapping with Lambda's fields: EventSourceArn, FunctionName, BatchSize, MaximumBatchingWindowInSeconds, Enabled, FunctionResponseTypes, ScalingConfig", "mappings", &[], true, "201"),
+    }));
+    m.insert("/v1/mappings/{uuid}".into(), json!({
+        "get": op("A mapping", "mappings", &["uuid"], false, "200"),
+        "put": op("Change a mapping (Lambda's fields)", "mappings", &["uuid"], true, "200"),
+        "delete": op("Delete a mapping and stop its poller", "mappings", &["uuid"], false, "204"),
+    }));
+}
