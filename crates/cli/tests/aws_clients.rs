@@ -1,6 +1,7 @@
 //! The real AWS clients against a node: boto3 and the aws CLI (from PyPI, in a venv) run
 //! `tests/aws/sfn_clients.py` (Step Functions) and `tests/aws/lambda_clients.py` (Lambda,
-//! with functions in Python, Node.js, wasm and on AWS's own `awslambdaric`) with the
+//! with functions in Python, Node.js, wasm and on AWS's own `awslambdaric`) and
+//! `tests/aws/sqs_clients.py` (SQS and event-source mappings) with the
 //! environment `cirrus env` prints.
 
 mod support;
@@ -25,6 +26,13 @@ fn boto3_and_the_aws_cli_drive_functions() {
             ("AWSLAMBDARIC_PYTHON", python.to_string_lossy().into_owned()),
         ],
     );
+}
+
+/// SQS (JSON protocol) and Lambda's event-source mappings; needs the SQLite backend of
+/// the event system's tables (queues and resources), as `cirrus serve` keeps state there.
+#[test]
+fn boto3_and_the_aws_cli_drive_queues() {
+    run_script("sqs_clients.py", &[]);
 }
 
 fn run_script(name: &str, env: &[(&str, String)]) {

@@ -110,6 +110,8 @@ pub struct Node {
     pub engine: Engine,
     pub functions: Arc<functions::Functions>,
     pub events: Arc<events::Events>,
+    /// Event-source mappings and their pollers.
+    pub mappings: Arc<events::mappings::Mappings>,
     pub credentials: NodeCredentials,
     pub options: NodeOptions,
     /// Where user routes are served, once known.
@@ -122,6 +124,15 @@ impl Node {
     /// Opens the store, migrates it, and starts the engine (which resumes whatever was
     /// running when the node last stopped).
     pub async fn open(options: NodeOptions) -> Result<Arc<Node>, NodeError> {
+        Self::open_with(options, None).await
+    }
+
+    /// [`Node::open`], keeping state in `store` when given instead of SQLite or
+    /// PostgreSQL (tests run a node on `MemoryStore`).
+    pub async fn open_with(
+        options: NodeOptions,
+        store: Option<Arc<dyn Store>>,
+    ) -> Result<Arc<Node>, NodeError> {
         std::fs::create_dir_all(&options.data_dir).map_err(|source| NodeError::DataDir {
             path: options.data_dir.clone(),
             source,
@@ -148,9 +159,10 @@ impl Node {
             credentials.secret_access_key = secret.clone();
             credentials.save(&options.data_dir)?;
         }
-        let store: Arc<dyn Store> = match &options.postgres {
-            Some(url) => Arc::new(PostgresStore::connect(url).await?),
-            None => Arc::new(SqliteStore::open(
+        let store: Arc<dyn Store> = match (store, &options.postgres) {
+            (Some(store), _) => store,
+            (None, Some(url)) => Arc::new(PostgresStore::connect(url).await?),
+            (None, None) => Arc::new(SqliteStore::open(
                 &options.data_dir.join("cirrus.db"),
                 options.durability,
             )?),
@@ -187,11 +199,18 @@ impl Node {
         functions.set_engine(engine.clone());
         functions.restore().await?;
         tokio::spawn(functions::queue::run(functions.clone()));
+        let mappings = events::mappings::Mappings::new(events.queues.clone(), functions.clone());
+        mappings.restore().await;
+        tokio::spawn(events::queues::run_retention(
+            events.queues.clone(),
+            std::time::Duration::from_secs(60),
+        ));
         events.start(engine.clone()).await?;
         Ok(Arc::new(Node {
             engine,
             functions,
             events,
+            mappings,
             routes_addr: std::sync::OnceLock::new(),
             credentials,
             options,
@@ -244,6 +263,9 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/{version}/functions", any(lambda_protocol))
         .route("/{version}/functions/", any(lambda_protocol))
         .route("/{version}/functions/{*rest}", any(lambda_protocol))
+        .route("/{version}/event-source-mappings", any(mappings_protocol))
+        .route("/{version}/event-source-mappings/", any(mappings_protocol))
+        .route("/{version}/event-source-mappings/{*rest}", any(mappings_protocol))
         .nest("/v1", native::routes(node.clone()))
         .fallback(|| async {
             (
@@ -310,6 +332,24 @@ async fn lambda_protocol(State(node): State<Arc<Node>>, request: Request) -> Res
     .await
 }
 
+/// Lambda's event-source-mapping operations.
+async fn mappings_protocol(State(node): State<Arc<Node>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(&node, body).await {
+        Ok(b) => b,
+        Err(_) => return functions::lambda::too_large().into_response(),
+    };
+    events::mappings_api::lambda_handle(
+        &node,
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        bytes,
+    )
+    .await
+}
+
 /// Serves `router(node)` on `listener` until `shutdown` completes.
 pub async fn serve(
     node: Arc<Node>,
@@ -317,6 +357,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
+    node.events.queues.set_endpoint(addr);
     node.write_endpoint(addr)?;
     axum::serve(listener, router(node))
         .with_graceful_shutdown(shutdown)

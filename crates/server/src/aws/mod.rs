@@ -27,6 +27,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub name: &'static str,
     pub message: String,
+    /// For SQS (a JSON service compatible with its former Query protocol): the Query
+    /// protocol's error code and fault, sent as `x-amzn-query-error: CODE;Sender`.
+    pub query_error: Option<&'static str>,
 }
 
 impl ApiError {
@@ -35,6 +38,7 @@ impl ApiError {
             status,
             name,
             message: message.into(),
+            query_error: None,
         }
     }
 
@@ -65,6 +69,10 @@ impl IntoResponse for ApiError {
         );
         if let Ok(v) = HeaderValue::from_str(self.name) {
             r.headers_mut().insert("x-amzn-errortype", v);
+        }
+        if let Some(q) = self.query_error {
+            r.headers_mut()
+                .insert("x-amzn-query-error", HeaderValue::from_static(q));
         }
         r
     }

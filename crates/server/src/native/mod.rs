@@ -253,6 +253,8 @@ pub fn routes(node: Arc<Node>) -> Router<Arc<Node>> {
         )
         .merge(crate::functions::native::routes())
         .merge(crate::events::native::routes())
+        .merge(crate::events::queues_native::routes())
+        .merge(crate::events::mappings_api::routes())
         .layer(middleware::from_fn_with_state(node, authorize))
 }
 

@@ -177,6 +177,7 @@ fn paths() -> Value {
         "get": op("User routes", "routes", json!([]), None, returns("200", "AnyJson")),
         "put": op("Route requests like GET /orders/{id} to a function", "routes", json!([]), Some("Route"), returns("200", "Route")),
         "delete": op("Delete a route", "routes", json!([query_param("route", "The route key, e.g. GET /orders/{id}", "string")]), None, empty("204")) }));
+    crate::events::queues_native::openapi_paths(&mut m);
     Value::Object(m)
 }
 
