@@ -708,3 +708,88 @@ fn an_invocation_that_runs_out_of_retries_is_a_lifecycle_event() {
     );
     assert!(line.contains("RuntimeError"), "{line}");
 }
+
+#[test]
+fn queues_take_events_and_dead_letters() {
+    let node = NodeProcess::start(&temp_dir("events-queues"), &["--event-retry-base-ms", "50"]);
+    for q in ["orders", "undeliverable"] {
+        let (s, v) = node.call("POST", "/v1/queues", Some(&json!({"name": q})));
+        assert!(s < 300, "{v}");
+    }
+    run(
+        &node,
+        &[
+            "rule",
+            "put",
+            "to-queue",
+            "--pattern",
+            r#"{"source": ["shop"]}"#,
+            "--target",
+            "queue:orders",
+            "--input-path",
+            "$.detail",
+        ],
+    );
+    // An endpoint that refuses: after one retry the event goes to the dead-letter queue,
+    // with EventBridge's attributes saying why.
+    let service = support::Service::start(Duration::ZERO);
+    let url = format!("{}/fail", service.url);
+    run(
+        &node,
+        &[
+            "rule",
+            "put",
+            "to-down",
+            "--pattern",
+            r#"{"source": ["shop"]}"#,
+            "--target",
+            &url,
+            "--dead-letter-queue",
+            "undeliverable",
+            "--max-retries",
+            "1",
+            "--max-age",
+            "60",
+        ],
+    );
+    run(
+        &node,
+        &[
+            "event",
+            "put",
+            "--source",
+            "shop",
+            "--type",
+            "Order Placed",
+            "--detail",
+            r#"{"id": 11}"#,
+        ],
+    );
+    let receive = |q: &str| {
+        let (s, v) = node.call(
+            "POST",
+            &format!("/v1/queues/{q}/receive"),
+            Some(&json!({"max": 10, "waitSeconds": 5})),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["messages"].as_array().cloned().unwrap_or_default()
+    };
+    let got = receive("orders");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(got[0]["body"].as_str().unwrap()).unwrap(),
+        json!({"id": 11})
+    );
+    let dead = eventually(Duration::from_secs(20), "the dead-letter message", || {
+        let m = receive("undeliverable");
+        (!m.is_empty()).then_some(m)
+    });
+    let body: Value = serde_json::from_str(dead[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["detail"]["id"], 11, "{body}");
+    let attrs = dead[0]["attributes"].to_string();
+    assert!(
+        attrs.contains("ERROR_CODE") && attrs.contains("HttpError") && attrs.contains("RULE_ARN"),
+        "{attrs}"
+    );
+    assert_eq!(service.calls.lock().unwrap().len(), 2);
+}
