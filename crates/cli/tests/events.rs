@@ -792,4 +792,18 @@ fn queues_take_events_and_dead_letters() {
         "{attrs}"
     );
     assert_eq!(service.calls.lock().unwrap().len(), 2);
+    // The routes used here are described for clients.
+    let (_, doc) = node.call_with("GET", "/openapi.json", None, None);
+    for path in [
+        "/v1/events",
+        "/v1/buses/{bus}/rules/{rule}",
+        "/v1/schedules/{name}",
+        "/v1/sources/{name}",
+        "/v1/queues",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} is not in /openapi.json"
+        );
+    }
 }

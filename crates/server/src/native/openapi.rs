@@ -148,14 +148,6 @@ fn paths() -> Value {
     m.insert("/v1/tasks/failure".into(), json!({ "post": op("Fail a task by its token", "tasks", json!([]), Some("TaskFailure"), empty("204")) }));
     m.insert("/v1/tasks/heartbeat".into(), json!({ "post": op("Report that a task is alive", "tasks", json!([]), Some("TaskToken"), empty("204")) }));
     m.insert("/v1/validate".into(), json!({ "post": op("Validate a definition", "state machines", json!([]), Some("Validate"), returns("200", "Validation")) }));
-    m.insert(
-        "/v1/events".into(),
-        json!({
-            "get": op("Execution status events, in commit order", "events", json!([
-                query_param("after", "Events after this sequence number", "integer"), limit
-            ]), None, returns("200", "EventList"))
-        }),
-    );
     let fname = || path_param("name", "The function's name");
     m.insert("/v1/functions".into(), json!({ "get": op("List functions with their live instances", "functions", json!([query_param("after", "List after this name", "string")]), None, returns("200", "FunctionList")) }));
     m.insert("/v1/functions/{name}".into(), json!({
@@ -178,7 +170,61 @@ fn paths() -> Value {
         "put": op("Route requests like GET /orders/{id} to a function", "routes", json!([]), Some("Route"), returns("200", "Route")),
         "delete": op("Delete a route", "routes", json!([query_param("route", "The route key, e.g. GET /orders/{id}", "string")]), None, empty("204")) }));
     crate::events::queues_native::openapi_paths(&mut m);
+    events_paths(&mut m);
     Value::Object(m)
+}
+
+/// The event system's routes ([`crate::events::native`]).
+fn events_paths(m: &mut serde_json::Map<String, Value>) {
+    let any = |status: &str| returns(status, "AnyJson");
+    let name = |n: &str, d: &str| path_param(n, d);
+    m.insert("/v1/events".into(), json!({
+        "get": op("Execution status events still in the outbox, in commit order", "events", json!([
+            query_param("after", "Events after this sequence number", "integer"), query_param("limit", "At most this many", "integer")
+        ]), None, returns("200", "EventList")),
+        "post": op("Put CloudEvents on a bus: one event, an array, or {bus, events}; they are matched and their deliveries stored before the answer", "events",
+            json!([query_param("bus", "The bus (default: default)", "string")]), Some("AnyJson"), any("200")) }));
+    m.insert(
+        "/v1/buses".into(),
+        json!({ "get": op("Event buses", "events", json!([]), None, any("200")) }),
+    );
+    m.insert("/v1/buses/{bus}".into(), json!({
+        "put": op("Create a bus (`{description}`)", "events", json!([name("bus", "The bus")]), Some("AnyJson"), any("201")),
+        "get": op("A bus and its rules' names", "events", json!([name("bus", "The bus")]), None, any("200")),
+        "delete": op("Delete a bus without rules", "events", json!([name("bus", "The bus")]), None, any("200")) }));
+    m.insert("/v1/buses/{bus}/rules".into(), json!({ "get": op("A bus's rules", "events", json!([name("bus", "The bus")]), None, any("200")) }));
+    m.insert("/v1/buses/{bus}/rules/{rule}".into(), json!({
+        "put": op("Create or replace a rule: {pattern | schedule, timezone, enabled, description, targets: [{id, action: {type: function|workflow|queue|http|publish|bus, ...}, input, retry, dead_letter_queue}]}", "events",
+            json!([name("bus", "The bus"), name("rule", "The rule")]), Some("AnyJson"), any("200")),
+        "get": op("A rule", "events", json!([name("bus", "The bus"), name("rule", "The rule")]), None, any("200")),
+        "delete": op("Delete a rule with its targets", "events", json!([name("bus", "The bus"), name("rule", "The rule")]), None, any("200")) }));
+    m.insert("/v1/patterns/test".into(), json!({ "post": op("Whether an event ({pattern, event}; a CloudEvent or an EventBridge event) matches", "events", json!([]), Some("AnyJson"), any("200")) }));
+    m.insert("/v1/schedules".into(), json!({
+        "get": op("Schedules, by name", "events", json!([query_param("after", "After this name", "string"), query_param("limit", "At most this many", "integer")]), None, any("200")),
+        "post": op("Create or replace up to 10,000 schedules in one commit ({schedules: [...]})", "events", json!([]), Some("AnyJson"), any("200")) }));
+    m.insert("/v1/schedules/{name}".into(), json!({
+        "put": op("Create or replace a schedule: {expression: rate|cron|at, timezone, target, missed: fire_once|skip|fire_all, enabled, anchor_ms}", "events", json!([name("name", "The schedule")]), Some("AnyJson"), any("200")),
+        "get": op("A schedule and its next tick", "events", json!([name("name", "The schedule")]), None, any("200")),
+        "delete": op("Delete a schedule", "events", json!([name("name", "The schedule")]), None, any("200")) }));
+    m.insert("/v1/scheduler".into(), json!({
+        "get": op("Ticks fired and missed, and the skew from tick to fire (p50, p99, max)", "events", json!([]), None, any("200")),
+        "delete": op("Reset the scheduler's statistics", "events", json!([]), None, any("200")) }));
+    m.insert("/v1/dead-events".into(), json!({ "get": op("Deliveries that failed for good, newest first, with the reason", "events",
+        json!([query_param("bus", "The bus (default: default)", "string"), query_param("rule", "Only this rule's", "string"), query_param("limit", "At most this many", "integer")]), None, any("200")) }));
+    m.insert("/v1/dead-events/{id}".into(), json!({ "delete": op("Forget a dead letter", "events", json!([name("id", "The delivery id")]), None, any("200")) }));
+    m.insert("/v1/sources".into(), json!({ "get": op("Broker sources with their state", "events", json!([]), None, any("200")) }));
+    m.insert("/v1/sources/{name}".into(), json!({
+        "put": op("Create or replace a NATS or MQTT source ({type: nats|mqtt, url, subject | jetstream | topics, qos, bus})", "events", json!([name("name", "The source")]), Some("AnyJson"), any("200")),
+        "get": op("A source with its state", "events", json!([name("name", "The source")]), None, any("200")),
+        "delete": op("Stop and delete a source", "events", json!([name("name", "The source")]), None, any("200")) }));
+    m.insert(
+        "/v1/webhooks".into(),
+        json!({ "get": op("Webhooks", "events", json!([]), None, any("200")) }),
+    );
+    m.insert("/v1/webhooks/{name}".into(), json!({
+        "put": op("Create or replace a webhook served at POST /webhooks/{name} on the routes listener ({secret, scheme: github|stripe|generic, header, bus, ...})", "events", json!([name("name", "The webhook")]), Some("AnyJson"), any("200")),
+        "get": op("A webhook", "events", json!([name("name", "The webhook")]), None, any("200")),
+        "delete": op("Delete a webhook", "events", json!([name("name", "The webhook")]), None, any("200")) }));
 }
 
 fn schemas() -> Value {
