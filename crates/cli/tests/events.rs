@@ -275,6 +275,40 @@ fn an_mqtt_sensor_fires_a_function_and_a_workflow() {
             "celsius=$.detail.payload.celsius",
         ],
     );
+    // Hot readings are also published back to the broker, on an alerts topic that a real
+    // subscriber (mosquitto_sub) watches.
+    let alerts_topic = format!("{prefix}/alerts");
+    run(
+        &node,
+        &[
+            "rule",
+            "put",
+            "hot-to-alerts",
+            "--pattern",
+            &hot.to_string(),
+            "--target",
+            &format!("mqtt://127.0.0.1:1883/{alerts_topic}"),
+            "--input-path",
+            "$.detail.payload",
+        ],
+    );
+    let subscriber = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-q",
+            "1",
+            "-t",
+            &alerts_topic,
+            "-C",
+            "2",
+            "-W",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub runs (package mosquitto-clients)");
+    std::thread::sleep(Duration::from_millis(300));
     // The source is connected before anything is published.
     eventually(
         Duration::from_secs(10),
@@ -305,6 +339,17 @@ fn an_mqtt_sensor_fires_a_function_and_a_workflow() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let published = subscriber.wait_with_output().unwrap();
+    let mut lines: Vec<String> = String::from_utf8_lossy(&published.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [r#"{"celsius":31.5}"#, r#"{"celsius":35.0}"#],
+        "alerts published back to MQTT"
+    );
     let alerts = succeeded(&node, "heat-alert", 2);
     let mut rooms: Vec<String> = alerts
         .iter()
