@@ -13,7 +13,9 @@
 //! next delayed or invisible message becomes visible (`next_visible`), then looks again.
 //!
 //! Settings are cached per node for [`SETTINGS_TTL`], so a change made through another
-//! node of a cluster takes effect here within that time.
+//! node of a cluster takes effect here within that time. A send on another node of a
+//! cluster does not wake this node's long polls yet (no LISTEN/NOTIFY for queues): they
+//! find the message at their next timer or when their wait ends.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -693,11 +695,9 @@ impl QueueService {
                 _ = notified => {}
                 _ = tokio::time::sleep_until(wake) => {}
             }
-            // A deleted queue ends the wait.
-            if self.store.resource(KIND, name).await?.is_none() {
-                self.forget(name);
-                return Err(QueueError::NoSuchQueue(name.to_owned()));
-            }
+            // A deleted queue ends the wait (this node forgets it at once; others within
+            // the settings' cache time).
+            self.queue(name).await?;
         }
     }
 
