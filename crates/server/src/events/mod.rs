@@ -8,6 +8,7 @@ pub mod brokers;
 pub mod eventbridge;
 pub mod mappings;
 pub mod mappings_api;
+pub mod queue_messages;
 pub mod queues;
 pub mod queues_native;
 pub mod sqs;
