@@ -13,6 +13,7 @@
 
 mod asl_run;
 mod client;
+mod events;
 mod functions;
 mod serve;
 mod standin;
@@ -79,6 +80,10 @@ enum Command {
         /// milliseconds (doubling after).
         #[arg(long, default_value_t = 60_000)]
         async_retry_base_ms: u64,
+        /// The wait before the first retry of a failed event delivery, in milliseconds
+        /// (doubling, with jitter, up to 5 minutes).
+        #[arg(long, default_value_t = 1000)]
+        event_retry_base_ms: u64,
         /// Accept this access key id (with --secret-access-key) instead of the node's own.
         #[arg(long, env = "CIRRUS_ACCESS_KEY_ID", requires = "secret_access_key")]
         access_key_id: Option<String>,
@@ -236,6 +241,21 @@ enum Command {
     /// The node's secrets, granted to functions by name (`cirrus deploy --secret NAME`).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Put events on a bus, test patterns, see events that could not be delivered.
+    #[command(subcommand)]
+    Event(events::EventCommand),
+    /// Rules: an event pattern or a schedule, and the targets it fires.
+    #[command(subcommand)]
+    Rule(events::RuleCommand),
+    /// Schedules (rate, cron, at) with one target each.
+    #[command(subcommand)]
+    Schedule(events::ScheduleCommand),
+    /// MQTT and NATS subscriptions that put messages on a bus as events.
+    #[command(subcommand)]
+    Source(events::SourceCommand),
+    /// Signed webhooks that put requests on a bus as events.
+    #[command(subcommand)]
+    Webhook(events::WebhookCommand),
 }
 
 #[derive(Subcommand)]
@@ -281,14 +301,14 @@ enum RouteCommand {
 }
 
 #[derive(clap::Args)]
-struct DataDir {
+pub(crate) struct DataDir {
     /// The node's data directory (default: $CIRRUS_DATA, else ~/.local/share/cirrus).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
 }
 
 impl DataDir {
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.data.clone().unwrap_or_else(serve::default_data_dir)
     }
 }
@@ -376,6 +396,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             express_history,
             routes_listen,
             async_retry_base_ms,
+            event_retry_base_ms,
             access_key_id,
             secret_access_key,
         } => {
@@ -396,6 +417,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 express_history,
                 routes_listen,
                 async_retry_base: std::time::Duration::from_millis(async_retry_base_ms),
+                event_retry_base: std::time::Duration::from_millis(event_retry_base_ms),
                 given_keys: access_key_id.zip(secret_access_key),
             })
         }
@@ -563,6 +585,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Secret(SecretCommand::Delete { name, data }) => {
             functions::delete_secret(&client::Client::discover(&data.path())?, &name)
         }
+        Command::Event(cmd) => events::event(cmd),
+        Command::Rule(cmd) => events::rule(cmd),
+        Command::Schedule(cmd) => events::schedule(cmd),
+        Command::Source(cmd) => events::source(cmd),
+        Command::Webhook(cmd) => events::webhook(cmd),
         Command::Asl(AslCommand::Run {
             definition,
             input,

@@ -35,6 +35,7 @@ pub struct ServeArgs {
     pub express_history: bool,
     pub routes_listen: SocketAddr,
     pub async_retry_base: std::time::Duration,
+    pub event_retry_base: std::time::Duration,
     pub given_keys: Option<(String, String)>,
 }
 
@@ -53,6 +54,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         options.engine.express_history = args.express_history;
         options.given_keys = args.given_keys.clone();
         options.async_retry_base = args.async_retry_base;
+        options.events.retry_base = args.event_retry_base;
         options.durability = if args.fast_commits {
             Durability::Normal
         } else {

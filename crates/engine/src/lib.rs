@@ -40,7 +40,7 @@ use tokio::sync::{Notify, broadcast, oneshot};
 pub use arn::Partition;
 pub use dispatch::{Dispatcher, NoTargets, TaskCall};
 pub use error::{EngineError, Result};
-pub use status::StatusChange;
+pub use status::{StatusChange, StatusConsumer};
 
 /// How a node's engine behaves.
 #[derive(Debug, Clone)]
@@ -117,6 +117,18 @@ impl Engine {
         dispatcher: Arc<dyn Dispatcher>,
         config: Config,
     ) -> Result<Engine> {
+        Self::start_with(store, dispatcher, config, None).await
+    }
+
+    /// [`Engine::start`], with a consumer that takes every status change before it leaves
+    /// the outbox (the node's event router): an event is removed only after the consumer
+    /// took it, so none is lost to a crash.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        dispatcher: Arc<dyn Dispatcher>,
+        config: Config,
+        consumer: Option<Arc<dyn status::StatusConsumer>>,
+    ) -> Result<Engine> {
         let express = Arc::new(MemoryStore::new());
         let (status, _) = broadcast::channel(4096);
         let (retention, retention_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -146,6 +158,7 @@ impl Engine {
             engine.downgrade(),
             [engine.inner.store.clone(), engine.inner.express.clone()],
             engine.inner.outbox.clone(),
+            consumer,
         ));
         engine.recover().await?;
         Ok(engine)

@@ -37,12 +37,23 @@ impl StatusChange {
     }
 }
 
-/// Delivers outbox events to subscribers, then removes them; see the module doc.
-/// Removal is a write, so it is batched: after 1,000 events, or once commits pause.
+/// Takes status changes before they leave the outbox. Called by the relay with events in
+/// commit order; the events are removed from the outbox only after it returns `Ok`, and
+/// offered again (after a second) when it fails, so it must be idempotent enough for an
+/// event to arrive twice after a crash.
+#[async_trait::async_trait]
+pub trait StatusConsumer: Send + Sync {
+    async fn consume(&self, changes: &[StatusChange]) -> Result<(), String>;
+}
+
+/// Delivers outbox events to the consumer and subscribers, then removes them; see the
+/// module doc. Removal is a write, so without a consumer it is batched: after 1,000
+/// events, or once commits pause. With one, events are removed as soon as it took them.
 pub(crate) async fn relay(
     engine: WeakEngine,
     stores: [Arc<dyn Store>; 2],
     wake: Arc<tokio::sync::Notify>,
+    consumer: Option<Arc<dyn StatusConsumer>>,
 ) {
     const ACK_EVERY: u64 = 1000;
     const QUIET: std::time::Duration = std::time::Duration::from_millis(200);
@@ -62,16 +73,30 @@ pub(crate) async fn relay(
                 let Some(seq) = events.last().map(|e| e.seq) else {
                     break;
                 };
-                let Some(e) = engine.upgrade() else { return };
-                *pending += events.len() as u64;
-                for ev in events {
-                    let _ = e.inner.status.send(StatusChange {
+                let changes: Vec<StatusChange> = events
+                    .into_iter()
+                    .map(|ev| StatusChange {
                         time_ms: ev.time_ms,
                         detail_type: ev.detail_type,
                         detail: serde_json::from_str(&ev.detail).unwrap_or(Value::Null),
-                    });
+                    })
+                    .collect();
+                if let Some(c) = &consumer
+                    && let Err(err) = c.consume(&changes).await
+                {
+                    tracing::warn!(%err, "the event router cannot take status changes; retrying in a second");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                let Some(e) = engine.upgrade() else { return };
+                *pending += changes.len() as u64;
+                for change in changes {
+                    let _ = e.inner.status.send(change);
                 }
                 *last = seq;
+                if consumer.is_some() {
+                    acknowledge(store, *last, pending).await;
+                }
             }
             if *pending >= ACK_EVERY {
                 acknowledge(store, *last, pending).await;

@@ -60,6 +60,8 @@ pub struct NodeOptions {
     pub async_retry_base: std::time::Duration,
     /// How often idle function instances are looked for.
     pub reap_interval: std::time::Duration,
+    /// Event delivery's retry timing.
+    pub events: events::EventsOptions,
 }
 
 impl NodeOptions {
@@ -73,6 +75,7 @@ impl NodeOptions {
             given_keys: None,
             async_retry_base: std::time::Duration::from_secs(60),
             reap_interval: std::time::Duration::from_secs(1),
+            events: events::EventsOptions::default(),
         }
     }
 }
@@ -98,6 +101,8 @@ pub enum NodeError {
     Functions(#[from] functions::FnError),
     #[error(transparent)]
     Secrets(#[from] functions::secrets::SecretsError),
+    #[error("cannot start the event system: {0}")]
+    Events(#[from] events::EventsError),
 }
 
 /// A running node's state, shared by its request handlers.
@@ -175,13 +180,22 @@ impl Node {
             options.async_retry_base,
             functions::secrets::Secrets::open(&options.data_dir)?,
         );
-        let events = events::Events::new(store.clone(), options.engine.partition.clone());
+        let events = events::Events::new(
+            store.clone(),
+            options.engine.partition.clone(),
+            functions.clone(),
+            options.events.clone(),
+        );
+        functions.set_events(&events);
         let dispatcher = Arc::new(dispatcher::NodeDispatcher::new(
             &options.engine.partition.region,
             options.engine.max_payload_bytes,
             functions.clone(),
         ));
-        let engine = Engine::start(store, dispatcher, options.engine.clone()).await?;
+        let consumer: Arc<dyn cirrus_engine::StatusConsumer> =
+            Arc::new(events::lifecycle::Consumer(Arc::downgrade(&events)));
+        let engine =
+            Engine::start_with(store, dispatcher, options.engine.clone(), Some(consumer)).await?;
         functions.set_engine(engine.clone());
         functions.restore().await?;
         tokio::spawn(functions::queue::run(functions.clone()));
@@ -191,6 +205,7 @@ impl Node {
             events.queues.clone(),
             std::time::Duration::from_secs(60),
         ));
+        events.start(engine.clone()).await?;
         Ok(Arc::new(Node {
             engine,
             functions,

@@ -87,6 +87,66 @@ const FIELDS: &[&str] = &[
     "DestinationConfig",
     "RevisionId",
     "Cirrus",
+    // EventBridge's
+    "Entries",
+    "Source",
+    "DetailType",
+    "Detail",
+    "EventBusName",
+    "Name",
+    "EventPattern",
+    "ScheduleExpression",
+    "State",
+    "Rule",
+    "Targets",
+    "Id",
+    "Arn",
+    "Ids",
+    "Input",
+    "InputPath",
+    "InputTransformer",
+    "InputPathsMap",
+    "InputTemplate",
+    "RetryPolicy",
+    "DeadLetterConfig",
+    "ArchiveName",
+    "EventSourceArn",
+    "RetentionDays",
+    "ReplayName",
+    "Destination",
+    "EventStartTime",
+    "EventEndTime",
+    "Event",
+    "Time",
+    "Resources",
+];
+
+const EVENTS_OPERATIONS: &[&str] = &[
+    "PutEvents",
+    "TestEventPattern",
+    "CreateEventBus",
+    "DescribeEventBus",
+    "DeleteEventBus",
+    "ListEventBuses",
+    "PutRule",
+    "DescribeRule",
+    "ListRules",
+    "DeleteRule",
+    "EnableRule",
+    "DisableRule",
+    "PutTargets",
+    "RemoveTargets",
+    "ListTargetsByRule",
+    "CreateArchive",
+    "UpdateArchive",
+    "DescribeArchive",
+    "DeleteArchive",
+    "ListArchives",
+    "StartReplay",
+    "DescribeReplay",
+    "ListReplays",
+    "CancelReplay",
+    "NoSuchOperation",
 ];
 
 struct Random(u64);
@@ -112,6 +172,14 @@ impl Random {
             "arn:aws:states:us-east-1:000000000000:activity:a",
             "arn:aws:states:::",
             "arn:::::::::::::",
+            "arn:aws:events:us-east-1:000000000000:event-bus/default",
+            "arn:aws:events:us-east-1:000000000000:archive/a",
+            "arn:aws:sqs:us-east-1:000000000000:q",
+            r#"{"source": ["s"], "detail": {"n": [{"numeric": [">", 1]}]}}"#,
+            r#"{"source": [{"wildcard": "****************************************"}]}"#,
+            "rate(1 minute)",
+            "cron(0 0 31 2 ? *)",
+            "http://127.0.0.1:1/x",
             "",
             "\u{0000}\u{ffff}",
         ];
@@ -160,13 +228,15 @@ async fn aws(
     operation: &str,
     body: &[u8],
 ) -> (u16, Value) {
+    let target = if operation.contains('.') {
+        operation.to_owned()
+    } else {
+        format!("AWSStepFunctions.{operation}")
+    };
     let host = endpoint.trim_start_matches("http://");
     let mut headers = http::HeaderMap::new();
     headers.insert("host", host.parse().unwrap());
-    headers.insert(
-        "x-amz-target",
-        format!("AWSStepFunctions.{operation}").parse().unwrap(),
-    );
+    headers.insert("x-amz-target", target.parse().unwrap());
     headers.insert(
         "content-type",
         "application/x-amz-json-1.0".parse().unwrap(),
@@ -279,6 +349,72 @@ async fn hostile_aws_protocol_requests_get_4xx() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_eventbridge_requests_get_4xx() {
+    let (node, endpoint) = start("events").await;
+    let http = reqwest::Client::new();
+    // A rule with a target and an archive, so that some requests reach deeper.
+    for (op, body) in [
+        (
+            "PutRule",
+            json!({"Name": "r", "EventPattern": r#"{"source": ["s"]}"#}),
+        ),
+        (
+            "PutTargets",
+            json!({"Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:aws:sqs:us-east-1:000000000000:q"}]}),
+        ),
+        (
+            "CreateArchive",
+            json!({"ArchiveName": "a", "EventSourceArn": "arn:aws:events:us-east-1:000000000000:event-bus/default"}),
+        ),
+    ] {
+        let (status, answer) = aws(
+            &http,
+            &node,
+            &endpoint,
+            &format!("AWSEvents.{op}"),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(status, 200, "{op}: {answer}");
+    }
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let deep_pattern = format!("{}{}", r#"{"a":"#.repeat(200), "}".repeat(200));
+    let fixed: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"[]".to_vec(),
+        b"\xff\xfe\x00".to_vec(),
+        deep.into_bytes(),
+        json!({"Entries": []}).to_string().into_bytes(),
+        json!({"Entries": (0..11).map(|_| json!({"Source": "s", "DetailType": "d", "Detail": "{}"})).collect::<Vec<_>>()}).to_string().into_bytes(),
+        json!({"Entries": [{"Source": "s", "DetailType": "d", "Detail": "x".repeat(70_000)}]}).to_string().into_bytes(),
+        json!({"Entries": [{"Source": 5, "DetailType": [], "Detail": {}, "Time": "yesterday", "Resources": "r"}]}).to_string().into_bytes(),
+        json!({"Name": "r", "EventPattern": deep_pattern}).to_string().into_bytes(),
+        json!({"Name": "r", "ScheduleExpression": "cron(99 99 * * ? *)"}).to_string().into_bytes(),
+        json!({"Name": "r", "EventPattern": "{\"source\": [{\"numeric\": [\">\", \"x\"]}]}"}).to_string().into_bytes(),
+        json!({"Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:aws:lambda:x", "InputTransformer": {"InputPathsMap": {"a": "$$$"}, "InputTemplate": "<a"}}]}).to_string().into_bytes(),
+        json!({"ReplayName": "x", "EventSourceArn": "arn:aws:events:us-east-1:000000000000:archive/a", "EventStartTime": 1e300, "EventEndTime": -1, "Destination": {"Arn": 5}}).to_string().into_bytes(),
+        json!({"EventPattern": "{}", "Event": "{}"}).to_string().into_bytes(),
+    ];
+    let mut random = Random(0x5eed_1234_abcd_0002);
+    for op in EVENTS_OPERATIONS {
+        let target = format!("AWSEvents.{op}");
+        for body in &fixed {
+            let (status, answer) = aws(&http, &node, &endpoint, &target, body).await;
+            check(op, body, status, &answer);
+        }
+        for _ in 0..40 {
+            let body = random.value(0).to_string().into_bytes();
+            let (status, answer) = aws(&http, &node, &endpoint, &target, &body).await;
+            check(op, &body, status, &answer);
+        }
+    }
+    let (status, answer) = aws(&http, &node, &endpoint, "AWSEvents.ListEventBuses", b"{}").await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["EventBuses"].is_array());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_native_requests_get_4xx() {
     let (node, endpoint) = start("native").await;
     let http = reqwest::Client::new();
@@ -297,6 +433,17 @@ async fn hostile_native_requests_get_4xx() {
         ("GET", "/v1/executions?limit=-1&after=junk"),
         ("POST", "/v1/activities"),
         ("POST", "/v1/activities/a/poll?wait=1000"),
+        ("POST", "/v1/events"),
+        ("POST", "/v1/events?bus=nope"),
+        ("PUT", "/v1/buses/b"),
+        ("PUT", "/v1/buses/default/rules/r"),
+        ("PUT", "/v1/buses/nope/rules/r"),
+        ("POST", "/v1/patterns/test"),
+        ("PUT", "/v1/schedules/s"),
+        ("POST", "/v1/schedules"),
+        ("PUT", "/v1/sources/s"),
+        ("PUT", "/v1/webhooks/w"),
+        ("GET", "/v1/dead-events?limit=-1&rule=%00"),
         ("POST", "/v1/tasks/success"),
         ("POST", "/v1/tasks/failure"),
         ("POST", "/v1/tasks/heartbeat"),

@@ -5,6 +5,13 @@ use std::sync::Arc;
 
 use crate::*;
 
+mod events;
+mod queues;
+mod schedules;
+
+pub use queues::racing_receivers;
+pub use schedules::racing_fires;
+
 /// Runs every check against `store`, which must be empty.
 pub async fn run(store: Arc<dyn Store>) {
     machines(&*store).await;
@@ -27,6 +34,23 @@ pub async fn run(store: Arc<dyn Store>) {
     invocation_queue(&*store).await;
     dead_letters(&*store).await;
     functions_left_nothing(&*store).await;
+    events::resources(&*store).await;
+    events::deliveries(&*store).await;
+    events::dead_events(&*store).await;
+    events::archives(&*store).await;
+    schedules::schedules(&*store).await;
+    schedules::firing(&*store).await;
+    racing_fires(std::slice::from_ref(&store)).await;
+    queues::queues(&*store).await;
+    queues::redrive(&*store).await;
+    racing_receivers(std::slice::from_ref(&store)).await;
+    events_left_nothing(&*store).await;
+}
+
+async fn events_left_nothing(s: &dyn Store) {
+    assert_eq!(s.queued_deliveries().await.unwrap(), 0);
+    assert!(s.dead_events(None, 0).await.unwrap().is_empty());
+    assert_eq!(s.schedule_count().await.unwrap(), 0);
 }
 
 fn machine(name: &str) -> Machine {

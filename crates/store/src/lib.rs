@@ -353,7 +353,8 @@ pub trait Invocations: Send + Sync {
 pub trait Resources: Send + Sync {
     /// Creates or replaces `resource` as `expect` allows, and returns what is stored: its
     /// `revision` (1 when created, the old one + 1 when replaced), `created_ms` (kept when
-    /// replaced) and `updated_ms` are the store's; the rest is `resource`'s.
+    /// replaced) and `updated_ms` are the store's (its clock); the rest is `resource`'s.
+    /// A failed put changes nothing.
     async fn put_resource(&self, resource: &Resource, expect: Expect) -> Result<Resource>;
     async fn resource(&self, kind: &str, name: &str) -> Result<Option<Resource>>;
     /// Every resource of a kind, by name.
@@ -366,7 +367,9 @@ pub trait Resources: Send + Sync {
 #[async_trait]
 pub trait EventLog: Send + Sync {
     /// Writes everything in `accepted` in one transaction; durable when it returns.
-    /// `Conflict` (and nothing written) if a delivery id is queued already.
+    /// `Conflict` (and nothing written) if a delivery id is queued already or repeats in
+    /// the batch. An archived event whose `(archive, time_ms, id)` is kept already is
+    /// skipped (the first copy stays).
     async fn accept(&self, accepted: &Accepted) -> Result<()>;
     /// Deliveries due at or before `until_ms`, earliest first (then by id), at most
     /// `limit` (0: no limit).
@@ -434,8 +437,11 @@ pub trait Schedules: Send + Sync {
     ) -> Result<Vec<Schedule>>;
     /// The earliest `next_ms`.
     async fn next_schedule_due(&self) -> Result<Option<i64>>;
-    /// Fires ticks in one transaction; for each, whether it applied (see
-    /// [`ScheduleFire`]). A fire of a schedule that is gone does not apply.
+    /// Fires ticks in one transaction, in order (a later fire of the same schedule sees
+    /// the earlier one's `next_ms`); for each, whether it applied (see [`ScheduleFire`]).
+    /// A fire of a schedule that is gone does not apply. Only the fires that apply write
+    /// their records: `Conflict` (and nothing written, no schedule moved) if one of their
+    /// delivery ids is queued already or repeats among them.
     async fn fire_schedules(&self, fires: &[ScheduleFire]) -> Result<Vec<bool>>;
     async fn schedule_count(&self) -> Result<u64>;
 }
@@ -445,14 +451,20 @@ pub trait Schedules: Send + Sync {
 #[async_trait]
 pub trait Queues: Send + Sync {
     /// Stores messages (of one queue or several) in one transaction; durable when it
-    /// returns. `Conflict` (and nothing written) if an id exists in its queue.
+    /// returns. `Conflict` (and nothing written) if an id exists in its queue or repeats.
+    /// Fields are stored as given (`receive_count` normally 0), except `receipt`, which
+    /// is always the store's (see [`QueueMessage::receipt`]).
     async fn send_messages(&self, messages: &[QueueMessage]) -> Result<()>;
     /// Receives up to `max` messages of `queue` visible at `now_ms`, by `(visible_ms,
     /// sent_ms, id)`: each gets `receive_count + 1`, `first_receive_ms` if unset, a new
-    /// `receipt`, and `visible_ms = now_ms + visibility_ms`; returned as updated. With
-    /// `redrive`, a candidate already received `max_receives` times is moved to the
-    /// dead-letter queue instead (same id, body and attributes, `receive_count` 0, no
-    /// receipt, visible at once, `sent_ms` kept) and not returned.
+    /// `receipt`, and `visible_ms = now_ms + visibility_ms`; returned as updated, in that
+    /// order. With `redrive`, a candidate met before `max` are received that was already
+    /// received `max_receives` times is moved to the dead-letter queue instead (same id,
+    /// body and attributes, `receive_count` 0, no receipt, visible at once, `sent_ms`
+    /// kept; replacing a message of that id there) and neither returned nor counted in
+    /// `max`. All in one transaction. Concurrent receivers (nodes too) never receive the
+    /// same message: a message another receive holds is skipped. The dead-letter queue
+    /// must be another queue.
     async fn receive_messages(
         &self,
         queue: &str,
@@ -462,7 +474,8 @@ pub trait Queues: Send + Sync {
         redrive: Option<&Redrive>,
     ) -> Result<Vec<QueueMessage>>;
     /// Deletes the messages whose latest receipt is given, in one transaction; for each
-    /// receipt, whether it deleted one.
+    /// receipt, whether it deleted one (a receipt given twice deletes once; a stale or
+    /// malformed receipt deletes nothing).
     async fn delete_messages(&self, queue: &str, receipts: &[String]) -> Result<Vec<bool>>;
     /// Sets `visible_ms` of the message whose latest receipt is given; `false` if none.
     async fn change_visibility(&self, queue: &str, receipt: &str, visible_ms: i64) -> Result<bool>;

@@ -50,10 +50,12 @@ impl EventState {
             self.deliveries.insert(d.id.clone(), d.clone());
         }
         for a in &accepted.archived {
+            // Archiving an event again keeps the first.
             self.archives
                 .entry(a.archive.clone())
                 .or_default()
-                .insert((a.time_ms, a.id.clone()), a.clone());
+                .entry((a.time_ms, a.id.clone()))
+                .or_insert_with(|| a.clone());
         }
     }
 
@@ -76,10 +78,15 @@ impl EventState {
 
     fn apply_send(&mut self, messages: &[QueueMessage]) {
         for m in messages {
+            // The receipt is the store's, whatever the sender said.
+            let m = QueueMessage {
+                receipt: crate::sql::receipt(&m.id, m.receive_count),
+                ..m.clone()
+            };
             self.queues
                 .entry(m.queue.clone())
                 .or_default()
-                .insert(m.id.clone(), m.clone());
+                .insert(m.id.clone(), m);
         }
     }
 
@@ -381,17 +388,33 @@ impl Schedules for MemoryStore {
 
     async fn fire_schedules(&self, fires: &[ScheduleFire]) -> Result<Vec<bool>> {
         let mut g = self.ev();
-        // All or nothing: check every delivery id first.
-        for f in fires {
-            g.check_accept(&f.accepted)?;
-        }
+        // Which fires apply, in order (a later fire of a schedule sees the earlier one).
+        let mut next: HashMap<&str, Option<i64>> = HashMap::new();
         let mut applied = Vec::with_capacity(fires.len());
         for f in fires {
-            let ok = g
-                .schedules
-                .get(&f.name)
-                .is_some_and(|s| s.next_ms == Some(f.expected_ms));
+            let current = match next.get(f.name.as_str()) {
+                Some(n) => *n,
+                None => g.schedules.get(&f.name).and_then(|s| s.next_ms),
+            };
+            let ok = g.schedules.contains_key(&f.name) && current == Some(f.expected_ms);
             if ok {
+                next.insert(&f.name, f.next_ms);
+            }
+            applied.push(ok);
+        }
+        // All or nothing: the deliveries of the fires that apply must all be new.
+        let written = Accepted {
+            deliveries: fires
+                .iter()
+                .zip(&applied)
+                .filter(|(_, ok)| **ok)
+                .flat_map(|(f, _)| f.accepted.deliveries.iter().cloned())
+                .collect(),
+            archived: Vec::new(),
+        };
+        g.check_accept(&written)?;
+        for (f, ok) in fires.iter().zip(&applied) {
+            if *ok {
                 g.schedules_due.remove(&(f.expected_ms, f.name.clone()));
                 if let Some(s) = g.schedules.get_mut(&f.name) {
                     s.next_ms = f.next_ms;
@@ -401,7 +424,6 @@ impl Schedules for MemoryStore {
                 }
                 g.apply_accept(&f.accepted);
             }
-            applied.push(ok);
         }
         Ok(applied)
     }

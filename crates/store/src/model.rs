@@ -323,7 +323,8 @@ pub struct ArchivedEvent {
     pub archive: String,
     /// When the bus accepted it.
     pub time_ms: i64,
-    /// The event's id (unique within the archive with `time_ms`).
+    /// The event's id (unique within the archive with `time_ms`; archiving the same
+    /// `(time_ms, id)` again keeps the first copy).
     pub id: String,
     /// The event, as JSON text.
     pub event: String,
@@ -356,9 +357,11 @@ pub struct Schedule {
     pub updated_ms: i64,
 }
 
-/// One tick of a schedule being fired: it applies only if the schedule's `next_ms` is
-/// still `expected_ms` (so a tick fires once even when two nodes race), and then the
-/// schedule moves to `next_ms` and `accepted` is written, in the same transaction.
+/// One tick of a schedule being fired: it applies only if the schedule exists and its
+/// `next_ms` is still `expected_ms` (so a tick fires once even when two nodes race), and
+/// then the schedule moves to `next_ms` (`None`: it stays, with no next tick, and is
+/// never due) and `accepted` is written, in the same transaction. A fire that does not
+/// apply writes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleFire {
     pub name: String,
@@ -382,7 +385,8 @@ pub struct QueueMessage {
     pub receive_count: u32,
     pub first_receive_ms: Option<i64>,
     /// The handle of the latest receive; only it deletes the message or changes its
-    /// visibility. Set by the store: `<id>#<receive_count>`.
+    /// visibility. Set by the store: `<id>#<receive_count>` once received, `None` before
+    /// (whatever a sender passes is ignored).
     pub receipt: Option<String>,
 }
 

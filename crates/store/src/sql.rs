@@ -306,3 +306,137 @@ pub(crate) fn dead_letter(r: &impl Columns) -> Result<DeadLetter> {
 pub(crate) fn signed(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Database(format!("{v} is out of range")))
 }
+
+// The event system's records (migration 3).
+
+pub(crate) const RESOURCE_COLUMNS: &str = "kind, name, document, revision, created_ms, updated_ms";
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, bus, rule, target, payload, attempts, due_ms, created_ms, last_error";
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries (id, bus, rule, target, payload, attempts, due_ms, created_ms, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const RESCHEDULE_DELIVERY: &str =
+    "UPDATE deliveries SET attempts = $2, due_ms = $3, last_error = $4 WHERE id = $1";
+/// A dead event: the delivery's columns, then `reason, failed_ms`.
+pub(crate) const DEAD_EVENT_COLUMNS: &str =
+    "id, bus, rule, target, payload, attempts, due_ms, created_ms, last_error, reason, failed_ms";
+pub(crate) const ARCHIVED_COLUMNS: &str = "archive, time_ms, id, event";
+/// Archiving an event again (same archive, time and id) keeps the first.
+pub(crate) const INSERT_ARCHIVED: &str = "INSERT INTO archived_events (archive, time_ms, id, size, event) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (archive, time_ms, id) DO NOTHING";
+pub(crate) const SCHEDULE_COLUMNS: &str =
+    "name, expression, timezone, next_ms, document, created_ms, updated_ms";
+/// Creates or replaces a schedule; a replaced schedule keeps its `created_ms`.
+pub(crate) const PUT_SCHEDULE: &str = "INSERT INTO schedules (name, expression, timezone, next_ms, document, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET expression = excluded.expression, timezone = excluded.timezone, next_ms = excluded.next_ms, document = excluded.document, updated_ms = excluded.updated_ms";
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "queue, id, body, attributes, sent_ms, visible_ms, receive_count, first_receive_ms";
+pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO queue_messages (queue, id, body, attributes, sent_ms, visible_ms, receive_count, first_receive_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+pub(crate) fn resource(r: &impl Columns) -> Result<Resource> {
+    Ok(Resource {
+        kind: r.text(0)?,
+        name: r.text(1)?,
+        document: r.text(2)?,
+        revision: unsigned(r.int(3)?, "resource revision")?,
+        created_ms: r.int(4)?,
+        updated_ms: r.int(5)?,
+    })
+}
+
+pub(crate) fn delivery(r: &impl Columns) -> Result<Delivery> {
+    Ok(Delivery {
+        id: r.text(0)?,
+        bus: r.text(1)?,
+        rule: r.text(2)?,
+        target: r.text(3)?,
+        payload: r.text(4)?,
+        attempts: u32::try_from(r.int(5)?)
+            .map_err(|_| StoreError::Corrupt("delivery attempts".into()))?,
+        due_ms: r.int(6)?,
+        created_ms: r.int(7)?,
+        last_error: r.opt_text(8)?,
+    })
+}
+
+pub(crate) fn dead_event(r: &impl Columns) -> Result<DeadEvent> {
+    Ok(DeadEvent {
+        delivery: delivery(r)?,
+        reason: r.text(9)?,
+        failed_ms: r.int(10)?,
+    })
+}
+
+pub(crate) fn archived(r: &impl Columns) -> Result<ArchivedEvent> {
+    Ok(ArchivedEvent {
+        archive: r.text(0)?,
+        time_ms: r.int(1)?,
+        id: r.text(2)?,
+        event: r.text(3)?,
+    })
+}
+
+pub(crate) fn schedule(r: &impl Columns) -> Result<Schedule> {
+    Ok(Schedule {
+        name: r.text(0)?,
+        expression: r.text(1)?,
+        timezone: r.text(2)?,
+        next_ms: r.opt_int(3)?,
+        document: r.text(4)?,
+        created_ms: r.int(5)?,
+        updated_ms: r.int(6)?,
+    })
+}
+
+pub(crate) fn message(r: &impl Columns) -> Result<QueueMessage> {
+    let id = r.text(1)?;
+    let receive_count = u32::try_from(r.int(6)?)
+        .map_err(|_| StoreError::Corrupt(format!("receive count of message {id}")))?;
+    Ok(QueueMessage {
+        queue: r.text(0)?,
+        receipt: receipt(&id, receive_count),
+        id,
+        body: r.text(2)?,
+        attributes: r.text(3)?,
+        sent_ms: r.int(4)?,
+        visible_ms: r.int(5)?,
+        receive_count,
+        first_receive_ms: r.opt_int(7)?,
+    })
+}
+
+/// The receipt of a message's latest receive: `<id>#<receive_count>`, none before the
+/// first. The SQL backends keep the count, not the receipt.
+pub(crate) fn receipt(id: &str, receive_count: u32) -> Option<String> {
+    (receive_count > 0).then(|| format!("{id}#{receive_count}"))
+}
+
+/// The message id and receive count a receipt names, if it is one the store could have
+/// given out.
+pub(crate) fn parse_receipt(receipt: &str) -> Option<(&str, i64)> {
+    let (id, n) = receipt.rsplit_once('#')?;
+    let count: u32 = n.parse().ok()?;
+    (self::receipt(id, count).as_deref() == Some(receipt)).then_some((id, i64::from(count)))
+}
+
+/// The range of names starting with `prefix` after `after`, for an index range scan:
+/// the lower bound with whether it is exclusive, and the upper bound (exclusive) if any.
+/// Strings compare by bytes (code points), as the backends' key columns do.
+pub(crate) fn prefix_range(prefix: &str, after: Option<&str>) -> (String, bool, Option<String>) {
+    let (low, exclusive) = match after {
+        Some(a) if a >= prefix => (a.to_owned(), true),
+        _ => (prefix.to_owned(), false),
+    };
+    // The least string greater than every string with the prefix: bump the last
+    // character that can be bumped, drop what follows it.
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let mut high = None;
+    while let Some(c) = chars.pop() {
+        let next = match c as u32 + 1 {
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(n) = next {
+            chars.push(n);
+            high = Some(chars.iter().collect());
+            break;
+        }
+    }
+    (low, exclusive, high)
+}

@@ -267,7 +267,7 @@ pub struct Call {
 }
 
 /// A microservice for HTTP Tasks: answers every POST with `{"ok": true, "echo": body}`,
-/// after `delay`, and records each call.
+/// after `delay` (with status 500 on paths starting `/fail`), and records each call.
 pub struct Service {
     pub url: String,
     pub calls: Arc<Mutex<Vec<Call>>>,
@@ -320,6 +320,7 @@ fn serve_connection(stream: TcpStream, calls: &Mutex<Vec<Call>>, delay: Duration
             return;
         }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let failing = path.starts_with("/fail");
         calls.lock().unwrap().push(Call {
             path,
             body: body.clone(),
@@ -327,8 +328,14 @@ fn serve_connection(stream: TcpStream, calls: &Mutex<Vec<Call>>, delay: Duration
         });
         std::thread::sleep(delay);
         let reply = serde_json::json!({ "ok": true, "echo": body }).to_string();
+        // `/fail...` answers 500, for delivery retries.
+        let status = if failing {
+            "500 Internal Server Error"
+        } else {
+            "200 OK"
+        };
         let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
             reply.len()
         );
         if writer.write_all(resp.as_bytes()).is_err() {

@@ -158,6 +158,8 @@ pub struct Functions {
     pub logs: logs::Logs,
     queue: queue::Signal,
     engine: OnceLock<Engine>,
+    /// The event router, for lifecycle events (a dead-lettered invocation).
+    events: OnceLock<std::sync::Weak<crate::events::Events>>,
     /// The first asynchronous retry waits this long; each next one twice as long.
     pub async_retry_base: Duration,
     pub routes: routes::Table,
@@ -185,6 +187,7 @@ impl Functions {
             logs: logs::Logs::new(1000),
             queue: queue::Signal::default(),
             engine: OnceLock::new(),
+            events: OnceLock::new(),
             async_retry_base,
             routes: routes::Table::default(),
             routes_port: OnceLock::new(),
@@ -263,6 +266,14 @@ impl Functions {
 
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.get()
+    }
+
+    pub fn set_events(&self, events: &Arc<crate::events::Events>) {
+        let _ = self.events.set(Arc::downgrade(events));
+    }
+
+    pub(crate) fn events(&self) -> Option<Arc<crate::events::Events>> {
+        self.events.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn pools(&self) -> &Pools {

@@ -258,6 +258,16 @@ async fn dead_letter(
         tracing::warn!(id = %letter.invocation.id, err = %e, "cannot dead-letter the event; it stays queued");
         return;
     }
+    if let Some(events) = functions.events()
+        && !record.is_null()
+    {
+        let arn = functions.function_arn(&letter.invocation.function);
+        crate::events::lifecycle::emit(
+            &events,
+            crate::events::lifecycle::function_failure(&arn, record.clone()),
+        )
+        .await;
+    }
     if let Some(target) = destination
         && !record.is_null()
     {

@@ -238,6 +238,19 @@ async fn handle(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    if parts.method == http::Method::POST
+        && let Some(name) = parts.uri.path().strip_prefix("/webhooks/")
+        && let Some(events) = functions.events()
+    {
+        let body = match axum::body::to_bytes(body, MAX_SYNC_PAYLOAD).await {
+            Ok(b) => b,
+            Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        };
+        return match crate::events::webhooks::handle(&events, name, &parts.headers, &body).await {
+            Some((status, v)) => (status, axum::Json(v)).into_response(),
+            None => message(StatusCode::NOT_FOUND, "Not Found"),
+        };
+    }
     let url_function = url_function(&parts.headers);
     let (route, path_parameters) = match &url_function {
         Some(name) => match functions.resolve(name, None).await {

@@ -247,8 +247,12 @@ pub fn routes(node: Arc<Node>) -> Router<Arc<Node>> {
         .route("/tasks/failure", post(task_failure))
         .route("/tasks/heartbeat", post(task_heartbeat))
         .route("/validate", post(validate))
-        .route("/events", get(events))
+        .route(
+            "/events",
+            get(events).post(crate::events::native::put_events),
+        )
         .merge(crate::functions::native::routes())
+        .merge(crate::events::native::routes())
         .merge(crate::events::queues_native::routes())
         .merge(crate::events::mappings_api::routes())
         .layer(middleware::from_fn_with_state(node, authorize))

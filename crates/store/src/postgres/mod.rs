@@ -12,6 +12,10 @@
 //! increments the function's `next_version` with an `UPDATE`, whose row lock makes
 //! concurrent publishes (from any node) take numbers one after another. Code is a BYTEA
 //! parameter; a put of tens of megabytes delays the reads pipelined behind it.
+//!
+//! The event system's records (`events`) are written on a few connections of their own,
+//! each write one transaction; schedules fire once and queue messages are received once
+//! across nodes (row locks, `FOR UPDATE SKIP LOCKED`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -118,6 +122,44 @@ CREATE TABLE dead_letters (
 CREATE INDEX dead_letters_by_function ON dead_letters (function, failed_ms, id);
 CREATE INDEX dead_letters_by_time ON dead_letters (failed_ms, id);
 "#,
+    // Text keys compare by bytes (COLLATE "C"), as the other backends' do, so that listings,
+    // prefix ranges and `after` keys agree whatever the database's collation.
+    r#"
+CREATE TABLE resources (
+    kind TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, document TEXT NOT NULL,
+    revision BIGINT NOT NULL, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE deliveries (
+    id TEXT COLLATE "C" PRIMARY KEY, bus TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+    payload TEXT NOT NULL, attempts BIGINT NOT NULL, due_ms BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL, last_error TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (due_ms, id);
+CREATE TABLE dead_events (
+    id TEXT COLLATE "C" PRIMARY KEY, bus TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+    payload TEXT NOT NULL, attempts BIGINT NOT NULL, due_ms BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL, last_error TEXT, reason TEXT NOT NULL, failed_ms BIGINT NOT NULL
+);
+CREATE INDEX dead_events_by_time ON dead_events (failed_ms, id);
+CREATE INDEX dead_events_by_rule ON dead_events (bus, rule, failed_ms, id);
+CREATE TABLE archived_events (
+    archive TEXT COLLATE "C" NOT NULL, time_ms BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL, event TEXT NOT NULL, PRIMARY KEY (archive, time_ms, id)
+);
+CREATE TABLE schedules (
+    name TEXT COLLATE "C" PRIMARY KEY, expression TEXT NOT NULL, timezone TEXT NOT NULL,
+    next_ms BIGINT, document TEXT NOT NULL, created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (next_ms, name) WHERE next_ms IS NOT NULL;
+CREATE TABLE queue_messages (
+    queue TEXT COLLATE "C" NOT NULL, id TEXT COLLATE "C" NOT NULL, body TEXT NOT NULL,
+    attributes TEXT NOT NULL, sent_ms BIGINT NOT NULL, visible_ms BIGINT NOT NULL,
+    receive_count BIGINT NOT NULL, first_receive_ms BIGINT, PRIMARY KEY (queue, id)
+);
+CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_ms, sent_ms, id);
+CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
+"#,
 ];
 
 const WRITERS: usize = 3;
@@ -131,6 +173,10 @@ pub struct PostgresStore {
     /// replaced when the connection is lost.
     session: tokio::sync::RwLock<Arc<Client>>,
     steps: mpsc::UnboundedSender<Job>,
+    /// Connections for the event system's writes (see `events`).
+    events: events::Writers,
+    /// Whether the session holds the node's lock.
+    node_lock: bool,
 }
 
 impl Columns for Row {
@@ -201,9 +247,24 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`, libpq's key=value form works
     /// too; `options=-csearch_path%3Dschema` picks a schema) and migrates the schema.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::open(url, true).await
+    }
+
+    /// Connects like [`PostgresStore::connect`] without taking the node's lock, so that
+    /// several stores share one database. For tests of what nodes sharing a database
+    /// will do (schedules firing once, queue messages received once); a node uses
+    /// `connect`.
+    #[doc(hidden)]
+    pub async fn connect_without_node_lock(url: &str) -> Result<Self> {
+        Self::open(url, false).await
+    }
+
+    async fn open(url: &str, node_lock: bool) -> Result<Self> {
         let mut client = connect_one(url).await?;
         migrate(&mut client).await?;
-        take_node_lock(&client).await?;
+        if node_lock {
+            take_node_lock(&client).await?;
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..WRITERS {
@@ -214,6 +275,8 @@ impl PostgresStore {
             url: url.to_owned(),
             session: tokio::sync::RwLock::new(Arc::new(client)),
             steps: tx,
+            events: events::Writers::connect(url).await?,
+            node_lock,
         })
     }
 
@@ -226,7 +289,9 @@ impl PostgresStore {
         let mut session = self.session.write().await;
         if session.is_closed() {
             let fresh = connect_one(&self.url).await?;
-            take_node_lock(&fresh).await?;
+            if self.node_lock {
+                take_node_lock(&fresh).await?;
+            }
             *session = Arc::new(fresh);
             tracing::info!("reconnected to PostgreSQL");
         }

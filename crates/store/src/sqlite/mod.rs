@@ -6,9 +6,10 @@
 //! Reads use a small pool of read-only connections on blocking threads, which WAL lets
 //! run beside the writer.
 //!
-//! Function and invocation writes are writer jobs too, so each is durable when its call
-//! returns and the multi-statement ones (publishing a version, deleting a function with
-//! everything naming it, dead-lettering) are atomic and serialized with every other write.
+//! Function, invocation and event-system writes (`events`) are writer jobs too, so each
+//! is durable when its call returns and the multi-statement ones (publishing a version,
+//! deleting a function with everything naming it, dead-lettering, firing schedules) are
+//! atomic and serialized with every other write.
 //! Code is a plain BLOB in a rowid table (a WITHOUT ROWID table would copy large rows on
 //! every page split); a put of tens of megabytes holds the writer while it is written, so
 //! the steps queued behind it wait that long.
@@ -116,6 +117,41 @@ CREATE TABLE dead_letters (
 CREATE INDEX dead_letters_by_function ON dead_letters (function, failed_ms, id);
 CREATE INDEX dead_letters_by_time ON dead_letters (failed_ms, id);
 "#,
+    r#"
+CREATE TABLE resources (
+    kind TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL, revision INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (kind, name)
+);
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY, bus TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+    payload TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL, last_error TEXT
+);
+CREATE INDEX deliveries_due ON deliveries (due_ms, id);
+CREATE TABLE dead_events (
+    id TEXT PRIMARY KEY, bus TEXT NOT NULL, rule TEXT NOT NULL, target TEXT NOT NULL,
+    payload TEXT NOT NULL, attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL, last_error TEXT, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL
+);
+CREATE INDEX dead_events_by_time ON dead_events (failed_ms, id);
+CREATE INDEX dead_events_by_rule ON dead_events (bus, rule, failed_ms, id);
+CREATE TABLE archived_events (
+    archive TEXT NOT NULL, time_ms INTEGER NOT NULL, id TEXT NOT NULL, size INTEGER NOT NULL,
+    event TEXT NOT NULL, PRIMARY KEY (archive, time_ms, id)
+);
+CREATE TABLE schedules (
+    name TEXT PRIMARY KEY, expression TEXT NOT NULL, timezone TEXT NOT NULL, next_ms INTEGER,
+    document TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (next_ms, name) WHERE next_ms IS NOT NULL;
+CREATE TABLE queue_messages (
+    queue TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL, attributes TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL, visible_ms INTEGER NOT NULL, receive_count INTEGER NOT NULL,
+    first_receive_ms INTEGER, PRIMARY KEY (queue, id)
+);
+CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_ms, sent_ms, id);
+CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
+"#,
 ];
 
 /// How hard commits hold on.
@@ -220,7 +256,7 @@ impl SqliteStore {
     pub fn open(path: &Path, durability: Durability) -> Result<Self> {
         let mut writer = Connection::open(path)?;
         // Room for every statement the store uses, so none is parsed twice.
-        writer.set_prepared_statement_cache_capacity(128);
+        writer.set_prepared_statement_cache_capacity(256);
         writer.busy_timeout(std::time::Duration::from_secs(10))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(
@@ -250,7 +286,7 @@ impl SqliteStore {
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
-            r.set_prepared_statement_cache_capacity(128);
+            r.set_prepared_statement_cache_capacity(256);
             r.pragma_update(None, "mmap_size", 1i64 << 30)?;
             readers.push(Mutex::new(r));
         }
