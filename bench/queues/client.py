@@ -8,8 +8,8 @@ line with the messages that went all the way round.
 Cirrus: the native API (`/v1/queues/...`, keep-alive HTTP/1.1), SQLite with durable
 commits; a send, a receive and a delete are each one commit (batched across clients by
 SQLite's group commit).
-RabbitMQ: pika's blocking client, a durable queue, persistent messages, publisher
-confirms (the blocking client waits for each message's confirm), `basic_get` with manual
+RabbitMQ: pika's asynchronous client, a durable queue, persistent messages, publisher
+confirms (a batch's confirms awaited together), consumed with prefetch BATCH and manual
 acks (one `multiple` ack per batch).
 """
 
@@ -54,35 +54,70 @@ def cirrus_client(args):
 
 
 def rabbitmq_client(args):
+    """One batch at a time: publish BATCH, wait for all their confirms and deliveries
+    (prefetch BATCH), ack them with one `multiple` ack. pika's asynchronous client, so
+    the confirms of a batch are awaited together, as Cirrus commits a batch at once."""
     import pika
 
     url, batch, index, seconds = args
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    ch = conn.channel()
-    ch.confirm_delivery()
     queue = f"cirrus-bench-{index}"
-    ch.queue_declare(queue=queue, durable=True)
-    ch.queue_purge(queue=queue)
     props = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
     payload = b"x" * 100
-    done = 0
-    begin = time.time()
-    end = begin + seconds
-    while time.time() < end:
+    s = {"done": 0, "seq": 0, "outstanding": set(), "received": 0, "last": None, "elapsed": 0.0}
+
+    def on_open(conn):
+        conn.channel(on_open_callback=on_channel)
+
+    def on_channel(ch):
+        s["ch"] = ch
+        ch.confirm_delivery(on_confirm)
+        ch.queue_declare(queue, durable=True, callback=lambda _: ch.queue_purge(
+            queue, callback=lambda _: ch.basic_qos(prefetch_count=batch, callback=lambda _: ch.basic_consume(
+                queue, on_message, auto_ack=False, callback=lambda _: begin()))))
+
+    def begin():
+        s["begin"] = time.time()
+        s["end"] = s["begin"] + seconds
+        publish()
+
+    def publish():
+        if time.time() >= s["end"]:
+            s["elapsed"] = time.time() - s["begin"]
+            s["conn"].close()
+            return
+        s["received"] = 0
         for _ in range(batch):
-            ch.basic_publish(exchange="", routing_key=queue, body=payload, properties=props, mandatory=True)
-        got = 0
-        last = None
-        while got < batch:
-            method, _, _ = ch.basic_get(queue=queue, auto_ack=False)
-            if method is None:
-                continue
-            last = method.delivery_tag
-            got += 1
-        ch.basic_ack(delivery_tag=last, multiple=True)
-        done += batch
-    conn.close()
-    return done, time.time() - begin
+            s["seq"] += 1
+            s["outstanding"].add(s["seq"])
+            s["ch"].basic_publish("", queue, payload, props)
+
+    def on_confirm(frame):
+        m = frame.method
+        if isinstance(m, pika.spec.Basic.Nack):
+            raise RuntimeError("the broker refused a message")
+        if m.multiple:
+            s["outstanding"] = {t for t in s["outstanding"] if t > m.delivery_tag}
+        else:
+            s["outstanding"].discard(m.delivery_tag)
+        maybe_next()
+
+    def on_message(ch, method, _props, _body):
+        s["received"] += 1
+        s["last"] = method.delivery_tag
+        maybe_next()
+
+    def maybe_next():
+        if not s["outstanding"] and s["received"] >= batch:
+            s["ch"].basic_ack(delivery_tag=s["last"], multiple=True)
+            s["done"] += batch
+            s["received"] = 0
+            publish()
+
+    conn = pika.SelectConnection(pika.URLParameters(url), on_open_callback=on_open,
+                                 on_close_callback=lambda c, reason: c.ioloop.stop())
+    s["conn"] = conn
+    conn.ioloop.start()
+    return s["done"], s["elapsed"]
 
 
 def main():

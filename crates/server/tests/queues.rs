@@ -858,3 +858,100 @@ async fn the_native_routes_serve_queues_and_mappings() {
         .unwrap();
     assert!(doc.contains("/v1/queues/{name}/receive") && doc.contains("/v1/mappings/{uuid}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_past_their_retention_are_swept() {
+    let (node, _, _) = start("retention").await;
+    let q = &node.events.queues;
+    q.create(
+        "short",
+        &attrs(&[("MessageRetentionPeriod", "60")]),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let queue = q.queue("short").await.unwrap();
+    let mut old = q.prepare(&queue, text("old")).unwrap();
+    old.sent_ms -= 61_000;
+    old.visible_ms = old.sent_ms;
+    let fresh = q.prepare(&queue, text("fresh")).unwrap();
+    q.store_messages("short", &[old, fresh]).await.unwrap();
+    assert_eq!(q.expire().await.unwrap(), 1);
+    let left = q.receive("short", opts(10, None, 0)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].body, "fresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_mapping_requests_get_4xx() {
+    let (node, endpoint, _) = start("hostile-mappings").await;
+    node.events
+        .queues
+        .create("src", &[], Default::default())
+        .await
+        .unwrap();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let creds = Credentials {
+        access_key_id: node.credentials.access_key_id.clone(),
+        secret_access_key: node.credentials.secret_access_key.clone(),
+    };
+    let arn = node.events.queues.arn("src");
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"[]".to_vec(),
+        b"\xff\xfe".to_vec(),
+        br#"{"EventSourceArn": 5, "FunctionName": []}"#.to_vec(),
+        format!(r#"{{"EventSourceArn": "{arn}", "FunctionName": "f", "BatchSize": -1}}"#).into_bytes(),
+        format!(r#"{{"EventSourceArn": "{arn}", "FunctionName": "../x", "ScalingConfig": {{"MaximumConcurrency": "x"}}}}"#).into_bytes(),
+        format!(r#"{{"EventSourceArn": "{arn}", "FunctionName": "f", "FunctionResponseTypes": ["Nope"]}}"#).into_bytes(),
+        br#"{"EventSourceArn": "arn:aws:kinesis:us-east-1:0:stream/s", "FunctionName": "f", "FilterCriteria": {}}"#.to_vec(),
+        br#"{"Enabled": "yes", "MaximumBatchingWindowInSeconds": 1e99}"#.to_vec(),
+    ];
+    let paths = [
+        ("POST", "/2015-03-31/event-source-mappings/"),
+        ("GET", "/2015-03-31/event-source-mappings/"),
+        (
+            "GET",
+            "/2015-03-31/event-source-mappings/?MaxItems=0&FunctionName=%2F%2F",
+        ),
+        ("GET", "/2015-03-31/event-source-mappings/nope"),
+        ("PUT", "/2015-03-31/event-source-mappings/nope"),
+        ("DELETE", "/2015-03-31/event-source-mappings/nope"),
+        ("PATCH", "/2015-03-31/event-source-mappings/a/b"),
+    ];
+    let http = reqwest::Client::new();
+    for (method, path) in paths {
+        for body in &bodies {
+            let (p, query) = path.split_once('?').unwrap_or((path, ""));
+            let mut headers = http::HeaderMap::new();
+            headers.insert("host", host.parse().unwrap());
+            sigv4::sign(
+                method,
+                p,
+                (!query.is_empty()).then_some(query),
+                &mut headers,
+                body,
+                &creds,
+                "us-east-1",
+                "lambda",
+                SystemTime::now(),
+            );
+            headers.remove("host");
+            let resp = http
+                .request(method.parse().unwrap(), format!("{endpoint}{path}"))
+                .headers(headers)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let errortype = resp.headers().get("x-amzn-errortype").is_some();
+            let text = resp.text().await.unwrap_or_default();
+            assert!(status < 500, "{method} {path} answered {status}: {text}");
+            if status >= 400 {
+                assert!(errortype, "{method} {path}: no x-amzn-errortype ({text})");
+            }
+        }
+    }
+}

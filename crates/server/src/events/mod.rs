@@ -20,6 +20,7 @@ mod manage;
 pub mod mappings;
 pub mod mappings_api;
 pub mod native;
+pub mod queue_messages;
 pub mod queues;
 pub mod queues_native;
 pub mod rules;
