@@ -24,7 +24,7 @@ use super::rules::{Action, TargetDoc};
 use crate::functions::FnError;
 
 /// Deliveries in flight at once.
-const PARALLEL: usize = 128;
+const PARALLEL: usize = 512;
 /// Bus-to-bus hops an event may take (a loop of rules stops here).
 const MAX_HOPS: u64 = 5;
 
@@ -58,7 +58,8 @@ impl Failure {
 /// What a stored delivery carries (see [`Events::delivery`]).
 #[derive(serde::Deserialize)]
 struct Carried {
-    input: String,
+    /// The rendered input; `None` when it is the event.
+    input: Option<String>,
     target: TargetDoc,
     event: Value,
     rule_arn: String,
@@ -244,7 +245,7 @@ async fn dead_letter(
 }
 
 async fn perform(events: &Events, delivery: &Delivery, c: &Carried) -> Result<(), Failure> {
-    let input = c.input.clone();
+    let input = c.input.clone().unwrap_or_else(|| c.event.to_string());
     match &c.target.action {
         Action::Function {
             function,

@@ -434,7 +434,7 @@ impl Events {
         rule_arn: &str,
         t: &TargetDoc,
         eb: &Value,
-        input: String,
+        input: Option<String>,
         now: i64,
     ) -> Delivery {
         let payload = json!({
@@ -457,16 +457,17 @@ impl Events {
     }
 }
 
-/// What a target receives for an event.
+/// What a target receives for an event; `None` when it is the (EventBridge-shaped) event
+/// itself, which the delivery carries anyway.
 pub(crate) fn render_input(
     t: &TargetDoc,
     transformer: Option<&InputTransformer>,
     event: &CloudEvent,
     eb: &Value,
     ctx: &TransformContext<'_>,
-) -> String {
-    match &t.input {
-        InputDoc::Event => eb.to_string(),
+) -> Option<String> {
+    Some(match &t.input {
+        InputDoc::Event => return None,
         InputDoc::CloudEvent => event.to_json().to_string(),
         InputDoc::Constant { value } => value.clone(),
         InputDoc::Path { path } => cirrus_events::transform::select(eb, path)
@@ -479,7 +480,7 @@ pub(crate) fn render_input(
                 Err(_) => eb.to_string(),
             },
         },
-    }
+    })
 }
 
 #[async_trait]

@@ -334,7 +334,7 @@ async fn fire(events: &Arc<Events>, parsed: &mut Parsed, due: Vec<Schedule>, now
             accepted,
         });
     }
-    for (chunk, ticks) in fires.chunks(500).zip(ticks.chunks(500)) {
+    for (chunk, ticks) in fires.chunks(BATCH).zip(ticks.chunks(BATCH)) {
         match events.store.fire_schedules(chunk).await {
             Ok(applied) => {
                 let done = cirrus_engine::now_ms();
