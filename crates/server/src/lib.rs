@@ -218,6 +218,18 @@ impl Node {
         }))
     }
 
+    /// Checks an AWS-protocol request's SigV4 signature against the node's key pair.
+    pub(crate) fn verify_signature(
+        &self,
+        request: &sigv4::Request<'_>,
+    ) -> Result<sigv4::Verified, sigv4::SigV4Error> {
+        let keys = [sigv4::Credentials {
+            access_key_id: self.credentials.access_key_id.clone(),
+            secret_access_key: self.credentials.secret_access_key.clone(),
+        }];
+        sigv4::verify(request, &keys, std::time::SystemTime::now())
+    }
+
     /// Notes where user routes are served (recorded in `node.json` with the endpoint).
     pub fn set_routes_addr(&self, addr: SocketAddr) {
         let _ = self.routes_addr.set(addr);

@@ -201,11 +201,7 @@ async fn handle_inner(
         headers,
         body,
     };
-    let keys = [sigv4::Credentials {
-        access_key_id: node.credentials.access_key_id.clone(),
-        secret_access_key: node.credentials.secret_access_key.clone(),
-    }];
-    if let Err(e) = sigv4::verify(&request, &keys, std::time::SystemTime::now()) {
+    if let Err(e) = node.verify_signature(&request) {
         return Err(ApiError::new(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN),
             e.aws_code(),
