@@ -1,17 +1,22 @@
 //! The Cirrus node: opens the store (SQLite in the data directory, or PostgreSQL), starts
-//! the engine with the node's dispatcher, and serves the control plane on one listener:
+//! the engine with the node's dispatcher and the event system, and serves the control
+//! plane on one listener:
 //!
-//! - `POST /` with `X-Amz-Target: AWSStepFunctions.*`: the AWS Step Functions protocol
-//!   ([`aws`]), SigV4-signed with the node's key pair;
+//! - `POST /` with `X-Amz-Target`: the AWS JSON protocols, SigV4-signed with the node's
+//!   key pair: Step Functions (`AWSStepFunctions.*`, [`aws`]), EventBridge (`AWSEvents.*`,
+//!   [`events::eventbridge`]) and SQS (`AmazonSQS.*`, [`events::sqs`]);
 //! - `/2015-03-31/functions/...` (and Lambda's other dated prefixes): the AWS Lambda API
-//!   ([`functions::lambda`]), SigV4-signed the same way;
+//!   ([`functions::lambda`]), and `/2015-03-31/event-source-mappings/...`
+//!   ([`events::mappings_api`]), SigV4-signed the same way;
 //! - `/v1/...`: the native JSON API ([`native`]), with the node's bearer token;
 //! - `GET /openapi.json` (the native API's description) and `GET /health`, open.
 //!
-//! User routes are served on a second listener ([`functions::routes`]). [`functions`]
-//! deploys and invokes functions through the pools of `cirrus-runtime`; [`credentials`]
-//! makes and keeps the key pair and token; [`dispatcher`] performs HTTP Tasks
-//! ([`http_task`]) and function Tasks for the engine.
+//! User routes and webhooks are served on a second listener ([`functions::routes`],
+//! [`events::webhooks`]). [`functions`] deploys and invokes functions through the pools of
+//! `cirrus-runtime`; [`events`] routes events from every source to rules' targets, and
+//! takes the engine's status changes as lifecycle events; [`credentials`] makes and keeps
+//! the key pair and token; [`dispatcher`] performs HTTP Tasks ([`http_task`]) and function
+//! Tasks for the engine.
 
 pub mod aws;
 pub mod credentials;
