@@ -145,7 +145,7 @@ pub struct Events {
     /// Wakes the delivery worker.
     pub(crate) wake: tokio::sync::Notify,
     pub(crate) http: reqwest::Client,
-    pub(crate) scheduler: scheduler::Handle,
+    pub scheduler: scheduler::Handle,
 }
 
 impl Events {
