@@ -71,7 +71,7 @@ pub async fn run(events: Arc<Events>) {
     let slots = Arc::new(Semaphore::new(PARALLEL));
     let done: Arc<Mutex<Vec<String>>> = Arc::default();
     loop {
-        flush_done(&events, &done).await;
+        flush_done(&events, &done, &in_flight).await;
         let now = cirrus_engine::now_ms();
         let due = match events.store.due_deliveries(now, PARALLEL * 2).await {
             Ok(d) => d,
@@ -117,14 +117,15 @@ pub async fn run(events: Arc<Events>) {
             tokio::spawn(async move {
                 let id = delivery.id.clone();
                 if attempt(&events, delivery).await {
-                    done.lock()
+                    // Stays in flight until its removal is committed, so that the loop
+                    // does not pick it up again meanwhile.
+                    done.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+                } else {
+                    in_flight
+                        .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push(id.clone());
+                        .remove(&id);
                 }
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
                 drop(permit);
                 events.wake.notify_one();
             });
@@ -132,14 +133,23 @@ pub async fn run(events: Arc<Events>) {
     }
 }
 
-/// Removes delivered deliveries from the store, many per commit.
-async fn flush_done(events: &Events, done: &Mutex<Vec<String>>) {
+/// Removes delivered deliveries from the store, many per commit, and then from the set
+/// of those in flight.
+async fn flush_done(
+    events: &Events,
+    done: &Mutex<Vec<String>>,
+    in_flight: &Mutex<HashSet<String>>,
+) {
     let ids = std::mem::take(&mut *done.lock().unwrap_or_else(|e| e.into_inner()));
     if ids.is_empty() {
         return;
     }
     if let Err(e) = events.store.finish_deliveries(&ids).await {
         tracing::warn!(err = %e, n = ids.len(), "delivered, but cannot remove the deliveries; they will be repeated");
+    }
+    let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+    for id in &ids {
+        set.remove(id);
     }
 }
 
