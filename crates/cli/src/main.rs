@@ -15,6 +15,7 @@ mod asl_run;
 mod client;
 mod events;
 mod functions;
+mod manifest;
 mod serve;
 mod standin;
 
@@ -241,6 +242,13 @@ enum Command {
     /// The node's secrets, granted to functions by name (`cirrus deploy --secret NAME`).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Check an application's manifest (cirrus.toml): fields, files and the references
+    /// between functions, workflows, routes, rules, schedules and queues. Exits 2 with
+    /// every problem (FILE:LINE: FIELD: MESSAGE) if there are any.
+    Check {
+        #[arg(long, default_value = "cirrus.toml")]
+        file: PathBuf,
+    },
     /// Put events on a bus, test patterns, see events that could not be delivered.
     #[command(subcommand)]
     Event(events::EventCommand),
@@ -585,6 +593,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Secret(SecretCommand::Delete { name, data }) => {
             functions::delete_secret(&client::Client::discover(&data.path())?, &name)
         }
+        Command::Check { file } => match manifest::Manifest::load(&file) {
+            Ok(m) => {
+                println!("{}: {}", file.display(), m.summary());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Event(cmd) => events::event(cmd),
         Command::Rule(cmd) => events::rule(cmd),
         Command::Schedule(cmd) => events::schedule(cmd),

@@ -143,3 +143,37 @@ fn bad_files_get_clear_errors() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown behaviour 'teleport'"));
 }
+
+#[test]
+fn cirrus_check_names_the_line_and_field_of_each_problem() {
+    let dir = std::env::temp_dir().join(format!("cirrus-cli-{}-check", std::process::id()));
+    std::fs::create_dir_all(dir.join("recorder")).unwrap();
+    let manifest = dir.join("cirrus.toml");
+    let good = "[functions.recorder]\nruntime = \"python3.12\"\nsource = \"recorder\"\nhandler = \"app.handler\"\n\n[[routes]]\nroute = \"POST /events\"\nfunction = \"recorder\"\n\n[schedules.tick]\nexpression = \"rate(5 minutes)\"\ntarget = \"function:recorder\"\n";
+    std::fs::write(&manifest, good).unwrap();
+    let out = cirrus(&["check", "--file", manifest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 function(s)"));
+
+    std::fs::write(
+        &manifest,
+        good.replace("function = \"recorder\"", "function = \"missing\"")
+            .replace("rate(5 minutes)", "rate(0 minutes)"),
+    )
+    .unwrap();
+    let out = cirrus(&["check", "--file", manifest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cirrus.toml:8: routes[0].function: no function 'missing'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cirrus.toml:11: schedules.tick.expression"),
+        "{err}"
+    );
+}
