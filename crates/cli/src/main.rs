@@ -11,6 +11,7 @@
 //!   `redrive` are clients of a node's native API ([`client`]); so are `cirrus deploy`,
 //!   `invoke`, `logs`, `functions` and `route` ([`functions`]).
 
+mod apply;
 mod asl_run;
 mod client;
 mod events;
@@ -158,12 +159,19 @@ enum Command {
         data: DataDir,
     },
     /// Deploy a function: a .wasm component, a .zip, a directory, or a Rust crate (built
-    /// for wasm32-wasip2). Deploying unchanged code and settings changes nothing.
+    /// for wasm32-wasip2). Deploying unchanged code and settings changes nothing. Without
+    /// a name, apply the application's manifest (--file, cirrus.toml by default): check
+    /// it, then create or update everything it names.
     Deploy {
-        name: String,
+        /// The function; omitted: apply the manifest.
+        #[arg(requires = "code")]
+        name: Option<String>,
         /// The code: a .wasm component, a .zip, a directory, or a Rust crate.
-        #[arg(long)]
-        code: PathBuf,
+        #[arg(long, requires = "name")]
+        code: Option<PathBuf>,
+        /// The manifest to apply when no function is named.
+        #[arg(long, default_value = "cirrus.toml", conflicts_with = "name")]
+        file: PathBuf,
         /// wasm (default for components and Rust crates), python3 (python3.12, ...),
         /// nodejs (nodejs20.x, ...), or provided (a `bootstrap` speaking the Lambda
         /// Runtime API).
@@ -505,8 +513,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
             data,
         } => client::redrive(&client::Client::discover(&data.path())?, &execution_arn),
         Command::Deploy {
-            name,
-            code,
+            name: None,
+            file,
+            data,
+            ..
+        } => {
+            let manifest = match manifest::Manifest::load(&file) {
+                Ok(m) => m,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let dir = file
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            apply::apply(&client::Client::discover(&data.path())?, &manifest, dir)
+        }
+        Command::Deploy {
+            name: Some(name),
+            code: None,
+            ..
+        } => anyhow::bail!("deploying function {name} needs --code PATH"),
+        Command::Deploy {
+            name: Some(name),
+            code: Some(code),
+            file: _,
             runtime,
             handler,
             memory,

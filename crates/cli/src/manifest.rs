@@ -121,6 +121,8 @@ pub struct Rule {
     pub pattern: Option<Spanned<toml::Value>>,
     pub schedule: Option<Spanned<String>>,
     pub targets: Vec<Spanned<String>>,
+    /// What the targets receive: the part of the event this JSON path selects.
+    pub input_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
