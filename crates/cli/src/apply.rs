@@ -2,7 +2,9 @@
 //! [`crate::manifest`] checked it. Queues come first (targets and dead-letter queues name
 //! them), then functions (built and uploaded; unchanged code and settings change nothing),
 //! workflows, routes, buses and rules, schedules and sources. Applying the same manifest
-//! again changes nothing. Resources the manifest no longer names are left in place.
+//! again changes nothing. With `[app] name`, the node keeps what the manifest deployed
+//! (`/v1/apps/{name}`), and the next apply deletes what the manifest no longer names:
+//! rules, schedules, routes and sources first, then workflows, functions and queues.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -182,6 +184,93 @@ pub fn apply(client: &Client, manifest: &Manifest, dir: &Path) -> Result<ExitCod
         client.call(Method::PUT, &format!("/sources/{name}"), Some(config))?;
         eprintln!("source {name}: subscribed");
     }
+    if let Some(app) = &manifest.app {
+        prune(client, &app.name, manifest)?;
+    }
     println!("applied {}", manifest.summary());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a manifest deploys, by kind, as the node records it for the app.
+fn deployed(manifest: &Manifest) -> Value {
+    let names = |keys: Vec<String>| Value::from(keys);
+    json!({
+        "rules": names(manifest.rules.iter().map(|(n, r)| format!("{}/{n}", r.get_ref().bus)).collect()),
+        "schedules": names(manifest.schedules.keys().cloned().collect()),
+        "routes": names(manifest.routes.iter().map(|r| r.get_ref().route.get_ref().clone()).collect()),
+        "sources": names(manifest.sources.keys().cloned().collect()),
+        "workflows": names(manifest.workflows.keys().cloned().collect()),
+        "functions": names(manifest.functions.keys().cloned().collect()),
+        "queues": names(manifest.queues.keys().cloned().collect()),
+    })
+}
+
+/// Deletes what the app's previous deploy made and this manifest no longer names, then
+/// records this deploy.
+fn prune(client: &Client, app: &str, manifest: &Manifest) -> Result<()> {
+    let now = deployed(manifest);
+    let before = match client.call(Method::GET, &format!("/apps/{app}"), None) {
+        Ok(v) => v["deployed"].clone(),
+        Err(e) if e.to_string().starts_with("ResourceNotFoundException") => Value::Null,
+        Err(e) => return Err(e),
+    };
+    for kind in [
+        "rules",
+        "schedules",
+        "routes",
+        "sources",
+        "workflows",
+        "functions",
+        "queues",
+    ] {
+        let keep: Vec<&str> = now[kind]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for gone in before[kind]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if keep.contains(&gone) {
+                continue;
+            }
+            let path = match kind {
+                "rules" => match gone.split_once('/') {
+                    Some((bus, rule)) => format!("/buses/{bus}/rules/{rule}"),
+                    None => continue,
+                },
+                "routes" => format!("/routes?route={}", encode(gone)),
+                "workflows" => format!("/state-machines/{gone}"),
+                other => format!("/{other}/{gone}"),
+            };
+            match client.call(Method::DELETE, &path, None) {
+                Ok(_) => eprintln!(
+                    "{} {gone}: deleted (no longer in the manifest)",
+                    kind.trim_end_matches('s')
+                ),
+                Err(e)
+                    if e.to_string().contains("NotFound")
+                        || e.to_string().contains("does not exist") => {}
+                Err(e) => return Err(e.context(format!("cannot delete {kind} {gone}"))),
+            }
+        }
+    }
+    client.call(Method::PUT, &format!("/apps/{app}"), Some(now))?;
+    Ok(())
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

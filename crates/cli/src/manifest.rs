@@ -35,9 +35,6 @@ impl fmt::Display for Problem {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct Manifest {
     #[serde(default)]
     pub app: Option<App>,
@@ -59,18 +56,12 @@ pub struct Manifest {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct App {
     pub name: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct Function {
     pub runtime: Spanned<String>,
     /// A directory, a Rust crate, a `.wasm` or a `.zip`, relative to the manifest.
@@ -93,14 +84,10 @@ pub struct Function {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct Workflow {
     pub definition: Spanned<String>,
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
-    pub alias: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,9 +99,6 @@ pub struct Route {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct Rule {
     #[serde(default = "default_bus")]
     pub bus: String,
@@ -127,9 +111,6 @@ pub struct Rule {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct ScheduleEntry {
     pub expression: Spanned<String>,
     #[serde(default = "utc")]
@@ -140,9 +121,6 @@ pub struct ScheduleEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Every field is parsed and type-checked now; `cirrus check` reads some, deploying
-// applies them all.
-#[allow(dead_code)]
 pub struct Queue {
     pub visibility_timeout: Option<u32>,
     pub dead_letter_queue: Option<Spanned<String>>,

@@ -114,6 +114,45 @@ target = "function:recorder"
     let (_, v) = node.call("GET", "/v1/functions/recorder", None);
     assert_eq!(v["versions"].as_array().map(Vec::len), Some(0), "{v}");
 
+    // A manifest that drops the schedule, the route and the queue `work` (and its rule's
+    // queue target): the next deploy deletes them.
+    let smaller = manifest
+        .replace(
+            "[schedules.tick]\nexpression = \"rate(5 minutes)\"\ntarget = \"function:recorder\"\n",
+            "",
+        )
+        .replace(
+            "[[routes]]\nroute = \"POST /record\"\nfunction = \"recorder\"\n",
+            "",
+        )
+        .replace(
+            "[queues.work]\ndead_letter_queue = \"dead\"\nmax_receives = 2\n",
+            "",
+        )
+        .replace(", \"queue:work\"", "");
+    assert!(
+        !smaller.contains("schedules.tick") && !smaller.contains("queue:work"),
+        "{smaller}"
+    );
+    std::fs::write(&file, &smaller).unwrap();
+    let out = cirrus(&node, &["deploy", "--file", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("schedule tick: deleted")
+            && err.contains("route POST /record: deleted")
+            && err.contains("queue work: deleted"),
+        "{err}"
+    );
+    let (s, _) = node.call("GET", "/v1/schedules/tick", None);
+    assert_eq!(s, 404);
+    let (s, _) = node.call("GET", "/v1/queues/work", None);
+    assert_eq!(s, 404);
+    let (_, v) = node.call("GET", "/v1/routes", None);
+    assert!(!v.to_string().contains("POST /record"), "{v}");
+    let (s, _) = node.call("GET", "/v1/functions/recorder", None);
+    assert_eq!(s, 200, "what the manifest still names stays");
+
     // A manifest with a problem deploys nothing.
     let bad = manifest.replace("[schedules.tick]", "[functions.other]\nruntime = \"python3\"\nsource = \"nowhere\"\nhandler = \"a.b\"\n\n[schedules.tick]");
     std::fs::write(&file, bad).unwrap();

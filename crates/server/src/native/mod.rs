@@ -4,6 +4,7 @@
 //! HTTP statuses that fit (404 for missing resources, 409 for conflicts). [`openapi`]
 //! describes every route.
 
+pub mod apps;
 pub mod openapi;
 
 use std::collections::HashMap;
@@ -253,6 +254,7 @@ pub fn routes(node: Arc<Node>) -> Router<Arc<Node>> {
         )
         .merge(crate::functions::native::routes())
         .merge(crate::events::native::routes())
+        .merge(apps::routes())
         .merge(crate::events::queues_native::routes())
         .merge(crate::events::mappings_api::routes())
         .layer(middleware::from_fn_with_state(node, authorize))

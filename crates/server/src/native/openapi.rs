@@ -217,6 +217,10 @@ fn events_paths(m: &mut serde_json::Map<String, Value>) {
         "put": op("Create or replace a NATS or MQTT source ({type: nats|mqtt, url, subject | jetstream | topics, qos, bus})", "events", json!([name("name", "The source")]), Some("AnyJson"), any("200")),
         "get": op("A source with its state", "events", json!([name("name", "The source")]), None, any("200")),
         "delete": op("Stop and delete a source", "events", json!([name("name", "The source")]), None, any("200")) }));
+    m.insert("/v1/apps/{name}".into(), json!({
+        "get": op("What an application's manifest last deployed", "apps", json!([name("name", "The app")]), None, any("200")),
+        "put": op("Record what an application's manifest deployed", "apps", json!([name("name", "The app")]), Some("AnyJson"), any("200")),
+        "delete": op("Forget an application's record", "apps", json!([name("name", "The app")]), None, any("200")) }));
     m.insert(
         "/v1/webhooks".into(),
         json!({ "get": op("Webhooks", "events", json!([]), None, any("200")) }),
