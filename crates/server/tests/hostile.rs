@@ -444,6 +444,8 @@ async fn hostile_native_requests_get_4xx() {
         ("PUT", "/v1/sources/s"),
         ("PUT", "/v1/webhooks/w"),
         ("GET", "/v1/dead-events?limit=-1&rule=%00"),
+        ("PUT", "/v1/apps/a"),
+        ("PUT", "/v1/apps/%00"),
         ("POST", "/v1/tasks/success"),
         ("POST", "/v1/tasks/failure"),
         ("POST", "/v1/tasks/heartbeat"),
