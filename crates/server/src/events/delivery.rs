@@ -8,7 +8,9 @@
 //! repeats it rather than losing it (at-least-once; a workflow target's execution is named
 //! after the delivery, so a repeat does not start a second one).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,14 +67,58 @@ struct Carried {
     rule_arn: String,
 }
 
+/// Which deliveries the loop must not start: those running, and those whose last change
+/// (a reschedule, a dead letter, a removal) a read of the queue begun before it was
+/// committed may not show yet. Without the second kind, a read that raced a retry's
+/// reschedule would start the same attempt twice.
+#[derive(Default)]
+struct Tracker {
+    /// Reads of the queue begun so far.
+    reads: AtomicU64,
+    /// `None`: running; `Some(r)`: settled when `r` reads had begun.
+    ids: Mutex<HashMap<String, Option<u64>>>,
+}
+
+impl Tracker {
+    fn begin_read(&self) -> u64 {
+        self.reads.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The deliveries of read `read` that may start now, marked running.
+    fn claim(&self, read: u64, due: Vec<Delivery>) -> Vec<Delivery> {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        // Changes settled before this read began are in what it returned.
+        ids.retain(|_, settled| settled.is_none_or(|r| r >= read));
+        due.into_iter()
+            .filter(|d| match ids.entry(d.id.clone()) {
+                Entry::Vacant(v) => {
+                    v.insert(None);
+                    true
+                }
+                Entry::Occupied(_) => false,
+            })
+            .collect()
+    }
+
+    /// A delivery's change is committed.
+    fn settled(&self, id: String) {
+        let r = self.reads.load(Ordering::SeqCst);
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Some(r));
+    }
+}
+
 /// Performs deliveries until the node stops.
 pub async fn run(events: Arc<Events>) {
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let tracker: Arc<Tracker> = Arc::default();
     let slots = Arc::new(Semaphore::new(PARALLEL));
     let done: Arc<Mutex<Vec<String>>> = Arc::default();
     loop {
-        flush_done(&events, &done, &in_flight).await;
+        flush_done(&events, &done, &tracker).await;
         let now = cirrus_engine::now_ms();
+        let read = tracker.begin_read();
         let due = match events.store.due_deliveries(now, PARALLEL * 2).await {
             Ok(d) => d,
             Err(e) => {
@@ -81,12 +127,7 @@ pub async fn run(events: Arc<Events>) {
                 continue;
             }
         };
-        let fresh: Vec<Delivery> = {
-            let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            due.into_iter()
-                .filter(|d| set.insert(d.id.clone()))
-                .collect()
-        };
+        let fresh = tracker.claim(read, due);
         if fresh.is_empty() {
             if !done.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
                 continue;
@@ -97,8 +138,8 @@ pub async fn run(events: Arc<Events>) {
             };
             let wait = match next {
                 Some(at) if at > now => Duration::from_millis((at - now) as u64),
-                // Due but all in flight: look again when one finishes.
-                Some(_) => Duration::from_millis(50),
+                // Due but running or just settled: look again shortly.
+                Some(_) => Duration::from_millis(20),
                 None => {
                     events.wake.notified().await;
                     continue;
@@ -112,19 +153,15 @@ pub async fn run(events: Arc<Events>) {
                 return;
             };
             let events = events.clone();
-            let in_flight = in_flight.clone();
+            let tracker = tracker.clone();
             let done = done.clone();
             tokio::spawn(async move {
                 let id = delivery.id.clone();
                 if attempt(&events, delivery).await {
-                    // Stays in flight until its removal is committed, so that the loop
-                    // does not pick it up again meanwhile.
+                    // Stays running until its removal is committed.
                     done.lock().unwrap_or_else(|e| e.into_inner()).push(id);
                 } else {
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id);
+                    tracker.settled(id);
                 }
                 drop(permit);
                 events.wake.notify_one();
@@ -133,13 +170,9 @@ pub async fn run(events: Arc<Events>) {
     }
 }
 
-/// Removes delivered deliveries from the store, many per commit, and then from the set
-/// of those in flight.
-async fn flush_done(
-    events: &Events,
-    done: &Mutex<Vec<String>>,
-    in_flight: &Mutex<HashSet<String>>,
-) {
+/// Removes delivered deliveries from the store, many per commit, and then marks them
+/// settled.
+async fn flush_done(events: &Events, done: &Mutex<Vec<String>>, tracker: &Tracker) {
     let ids = std::mem::take(&mut *done.lock().unwrap_or_else(|e| e.into_inner()));
     if ids.is_empty() {
         return;
@@ -147,9 +180,8 @@ async fn flush_done(
     if let Err(e) = events.store.finish_deliveries(&ids).await {
         tracing::warn!(err = %e, n = ids.len(), "delivered, but cannot remove the deliveries; they will be repeated");
     }
-    let mut set = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-    for id in &ids {
-        set.remove(id);
+    for id in ids {
+        tracker.settled(id);
     }
 }
 
