@@ -178,15 +178,7 @@ pub async fn lambda_handle(
             e.to_string(),
         );
     }
-    let query: HashMap<String, String> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(&v.replace('+', " ")))
-        })
-        .collect();
+    let query = crate::functions::lambda::parse_query(query.unwrap_or(""));
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())

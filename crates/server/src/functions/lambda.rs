@@ -958,7 +958,8 @@ fn log_tail(invoked: &super::Invoked) -> String {
     B64.encode(&bytes[start..])
 }
 
-fn parse_query(q: &str) -> HashMap<String, String> {
+/// A query string's parameters, percent-decoded (`+` is a space in values).
+pub(crate) fn parse_query(q: &str) -> HashMap<String, String> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
