@@ -454,7 +454,10 @@ mod tests {
     use super::*;
 
     fn problems(text: &str) -> Vec<String> {
-        let dir = std::env::temp_dir().join(format!("cirrus-manifest-{}", std::process::id()));
+        // A directory per call: tests run in parallel and each writes its files.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("cirrus-manifest-{}-{n}", std::process::id()));
         std::fs::create_dir_all(dir.join("fn")).unwrap();
         std::fs::write(
             dir.join("flow.json"),
