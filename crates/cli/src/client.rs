@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cirrus_server::NodeCredentials;
 use serde_json::{Value, json};
 
@@ -14,7 +14,23 @@ pub struct Client {
     token: String,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+    node: NodeInfo,
 }
+
+/// Where the node serves and what its ARNs say, for a deploy's built-in placeholders and
+/// the ARNs it writes.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// The control plane, `http://HOST:PORT`.
+    pub api_url: String,
+    /// The user-routes listener, from the data directory's `node.json`.
+    pub routes_url: Option<String>,
+    pub region: String,
+    pub account: String,
+}
+
+/// The account in every ARN a Cirrus node makes (AWS's placeholder account).
+const ACCOUNT: &str = "000000000000";
 
 impl Client {
     /// Finds the node: `$CIRRUS_ENDPOINT`/`$CIRRUS_TOKEN`, else the data directory's
@@ -24,6 +40,7 @@ impl Client {
             .ok()
             .or_else(|| crate::serve::recorded_endpoint(data))
             .unwrap_or_else(|| "http://127.0.0.1:9070".into());
+        let credentials = NodeCredentials::load(data).ok().flatten();
         let token = match std::env::var("CIRRUS_TOKEN") {
             Ok(t) => t,
             Err(_) => {
@@ -37,20 +54,52 @@ impl Client {
                     .token
             }
         };
+        let region = credentials
+            .map(|c| c.region)
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        let base = base.trim_end_matches('/').to_owned();
+        let node = NodeInfo {
+            api_url: base.clone(),
+            routes_url: crate::serve::recorded_routes(data),
+            region,
+            account: ACCOUNT.into(),
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
         Ok(Client {
-            base: base.trim_end_matches('/').to_owned(),
+            base,
             token,
             http: reqwest::Client::new(),
             runtime,
+            node,
         })
+    }
+
+    /// Where the node serves and what its ARNs say.
+    pub fn node(&self) -> &NodeInfo {
+        &self.node
     }
 
     /// Calls the native API; a non-2xx answer becomes an error with the node's message.
     pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value> {
+        match self.request(method, path, body)? {
+            Answer::Found(v) => Ok(v),
+            Answer::NotFound(e) => Err(e),
+        }
+    }
+
+    /// Reads a resource: `None` when the node answers 404.
+    pub fn get(&self, path: &str) -> Result<Option<Value>> {
+        match self.request(reqwest::Method::GET, path, None)? {
+            Answer::Found(v) => Ok(Some(v)),
+            Answer::NotFound(_) => Ok(None),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Answer> {
         let url = format!("{}/v1{path}", self.base);
         self.runtime.block_on(async {
             let mut req = self.http.request(method, &url).bearer_auth(&self.token);
@@ -75,11 +124,21 @@ impl Client {
             if !status.is_success() {
                 let code = value["error"]["code"].as_str().unwrap_or("Error");
                 let message = value["error"]["message"].as_str().unwrap_or(&text);
-                bail!("{code}: {message}");
+                let e = anyhow::anyhow!("{code}: {message}");
+                if status == reqwest::StatusCode::NOT_FOUND {
+                    return Ok(Answer::NotFound(e));
+                }
+                return Err(e);
             }
-            Ok(value)
+            Ok(Answer::Found(value))
         })
     }
+}
+
+/// A 2xx answer's body, or a 404's error.
+enum Answer {
+    Found(Value),
+    NotFound(anyhow::Error),
 }
 
 fn print(v: &Value) {

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
 
 use crate::client::Client;
 
@@ -37,18 +38,60 @@ pub struct Deploy {
 }
 
 pub fn deploy(client: &Client, d: Deploy) -> Result<ExitCode> {
-    let mut body = Map::new();
     let wasm_wanted = d.runtime.as_deref().is_none_or(|r| r == "wasm");
-    let code = package(&d.code, wasm_wanted)?;
-    eprintln!(
-        "cirrus: uploading {} ({} KB)",
-        d.code.display(),
-        code.len().div_ceil(1024)
+    let code = package(&d.name, &d.code, wasm_wanted)?;
+    let body = body(&d, Some(&code))?;
+    let v = upload(client, &d.name, code.len(), body)?;
+    let changed = v["changed"].as_bool().unwrap_or(true);
+    println!(
+        "{} {} ({}, {} MB, {} s){}",
+        if changed { "deployed" } else { "unchanged" },
+        d.name,
+        v["config"]["runtime"].as_str().unwrap_or("?"),
+        v["config"]["memory_mb"],
+        v["config"]["timeout_seconds"],
+        v["publishedVersion"]
+            .as_str()
+            .map(|n| format!(", version {n}"))
+            .unwrap_or_default()
     );
-    body.insert(
-        "code".into(),
-        json!(base64::engine::general_purpose::STANDARD.encode(&code)),
+    for route in &d.routes {
+        client.call(
+            reqwest::Method::PUT,
+            "/routes",
+            Some(json!({ "route": route, "function": d.name })),
+        )?;
+        println!("route {route} -> {}", d.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `PUT /v1/functions/NAME` with `body`, shown as an upload of `size` bytes of code (a
+/// settings-only body has none).
+pub fn upload(client: &Client, name: &str, size: usize, body: Map<String, Value>) -> Result<Value> {
+    let step = crate::progress::Step::start(if body.contains_key("code") {
+        format!("uploading {name} ({})", crate::progress::size(size))
+    } else {
+        format!("updating {name}")
+    });
+    let result = client.call(
+        reqwest::Method::PUT,
+        &format!("/functions/{name}"),
+        Some(Value::Object(body)),
     );
+    step.finish(result.is_ok());
+    result
+}
+
+/// The deploy request's body: the code (base64), when given, and the settings `d` names.
+pub fn body(d: &Deploy, code: Option<&[u8]>) -> Result<Map<String, Value>> {
+    let mut body = Map::new();
+    if let Some(code) = code {
+        body.insert(
+            "code".into(),
+            json!(base64::engine::general_purpose::STANDARD.encode(code)),
+        );
+    }
     if let Some(r) = &d.runtime {
         body.insert("runtime".into(), json!(r));
     }
@@ -89,51 +132,57 @@ pub fn deploy(client: &Client, d: Deploy) -> Result<ExitCode> {
     if d.publish {
         body.insert("publish".into(), json!(true));
     }
-    let v = client.call(
-        reqwest::Method::PUT,
-        &format!("/functions/{}", d.name),
-        Some(Value::Object(body)),
-    )?;
-    let changed = v["changed"].as_bool().unwrap_or(true);
-    println!(
-        "{} {} ({}, {} MB, {} s){}",
-        if changed { "deployed" } else { "unchanged" },
-        d.name,
-        v["config"]["runtime"].as_str().unwrap_or("?"),
-        v["config"]["memory_mb"],
-        v["config"]["timeout_seconds"],
-        v["publishedVersion"]
-            .as_str()
-            .map(|n| format!(", version {n}"))
-            .unwrap_or_default()
-    );
-    for route in &d.routes {
-        client.call(
-            reqwest::Method::PUT,
-            "/routes",
-            Some(json!({ "route": route, "function": d.name })),
-        )?;
-        println!("route {route} -> {}", d.name);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(body)
 }
 
-/// The bytes to upload for PATH.
-fn package(path: &Path, wasm_wanted: bool) -> Result<Vec<u8>> {
+/// The bytes to upload for PATH: a file as it is, a Rust crate built into its component
+/// (when a wasm function is wanted), or a directory zipped.
+pub fn package(name: &str, path: &Path, wasm_wanted: bool) -> Result<Vec<u8>> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_file() {
         return std::fs::read(path).with_context(|| format!("cannot read {}", path.display()));
     }
     if wasm_wanted && path.join("Cargo.toml").is_file() {
-        let wasm = build_component(path)?;
+        let wasm = build_component(name, path)?;
         return std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()));
     }
     zip_dir(path)
 }
 
+/// The digest the node reports for code it stored from `upload` (its `code_sha256`,
+/// Lambda's `CodeSha256`: the sha256 in base64). A wasm function's zip is stored as the
+/// component inside it.
+pub fn code_sha256(upload: &[u8], wasm: bool) -> String {
+    let stored = if wasm && upload.starts_with(b"PK") {
+        component_in_zip(upload).unwrap_or_else(|| upload.to_vec())
+    } else {
+        upload.to_vec()
+    };
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&stored))
+}
+
+/// The one `.wasm` a zip carries.
+fn component_in_zip(upload: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(upload)).ok()?;
+    let mut found = None;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).ok()?;
+        if entry.name().is_ok_and(|n| n.ends_with(".wasm")) {
+            if found.is_some() {
+                return None;
+            }
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).ok()?;
+            found = Some(bytes);
+        }
+    }
+    found
+}
+
 /// Builds a Rust crate for `wasm32-wasip2` and returns its component.
-pub fn build_component(dir: &Path) -> Result<PathBuf> {
+pub fn build_component(name: &str, dir: &Path) -> Result<PathBuf> {
     let installed = std::process::Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -149,8 +198,8 @@ pub fn build_component(dir: &Path) -> Result<PathBuf> {
             bail!("cannot install the wasm32-wasip2 target; run `rustup target add wasm32-wasip2`");
         }
     }
-    eprintln!("cirrus: building {} for wasm32-wasip2", dir.display());
-    let out = std::process::Command::new("cargo")
+    let mut cargo = std::process::Command::new("cargo");
+    cargo
         .args([
             "build",
             "--release",
@@ -158,12 +207,14 @@ pub fn build_component(dir: &Path) -> Result<PathBuf> {
             "wasm32-wasip2",
             "--message-format=json-render-diagnostics",
         ])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
+        .current_dir(dir);
+    let out = crate::progress::build(&format!("building {name}"), cargo, true)?;
     if !out.status.success() {
-        bail!("building {} failed", dir.display());
+        bail!(
+            "building {name} ({}) failed: {}",
+            dir.display(),
+            out.last_line()
+        );
     }
     let mut found = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {

@@ -10,15 +10,24 @@
 //! - `cirrus workflow create|list`, `cirrus start`, `describe`, `history`, `stop` and
 //!   `redrive` are clients of a node's native API ([`client`]); so are `cirrus deploy`,
 //!   `invoke`, `logs`, `functions` and `route` ([`functions`]).
+//! - `cirrus check` reads an application's `cirrus.toml` ([`manifest`]); `cirrus deploy`
+//!   without a function name plans and applies it as a diff ([`desired`], [`plan`],
+//!   [`apply`]), showing builds and uploads as they go ([`progress`]).
+//! - `cirrus new DIR [--from EXAMPLE]` writes a project from an example built in ([`new`]).
 
 mod apply;
 mod asl_run;
 mod client;
+mod desired;
 mod events;
 mod functions;
 mod manifest;
+mod new;
+mod plan;
+mod progress;
 mod serve;
 mod standin;
+mod substitutions;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -172,6 +181,9 @@ enum Command {
         /// The manifest to apply when no function is named.
         #[arg(long, default_value = "cirrus.toml", conflicts_with = "name")]
         file: PathBuf,
+        /// Print what applying the manifest would change, and change nothing.
+        #[arg(long, conflicts_with = "name")]
+        dry_run: bool,
         /// wasm (default for components and Rust crates), python3 (python3.12, ...),
         /// nodejs (nodejs20.x, ...), or provided (a `bootstrap` speaking the Lambda
         /// Runtime API).
@@ -256,6 +268,19 @@ enum Command {
     Check {
         #[arg(long, default_value = "cirrus.toml")]
         file: PathBuf,
+    },
+    /// Start a project from an example built into cirrus (order-pipeline by default):
+    /// writes it into DIR (new or empty) with `[app] name` set to DIR's name.
+    New {
+        /// The project's directory.
+        #[arg(required_unless_present = "list")]
+        dir: Option<PathBuf>,
+        /// The example to start from (see --list).
+        #[arg(long, default_value = new::DEFAULT)]
+        from: String,
+        /// List the examples.
+        #[arg(long, conflicts_with = "dir")]
+        list: bool,
     },
     /// Put events on a bus, test patterns, see events that could not be delivered.
     #[command(subcommand)]
@@ -515,6 +540,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy {
             name: None,
             file,
+            dry_run,
             data,
             ..
         } => {
@@ -531,7 +557,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
-            apply::apply(&client::Client::discover(&data.path())?, &manifest, dir)
+            let client = client::Client::discover(&data.path())?;
+            if dry_run {
+                apply::deploy(&client, &manifest, dir, true)
+            } else {
+                apply::apply(&client, &manifest, dir)
+            }
         }
         Command::Deploy {
             name: Some(name),
@@ -542,6 +573,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name: Some(name),
             code: Some(code),
             file: _,
+            dry_run: _,
             runtime,
             handler,
             memory,
@@ -640,6 +672,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         },
+        Command::New { list: true, .. } => new::list(),
+        Command::New {
+            dir: Some(dir),
+            from,
+            ..
+        } => new::new(&dir, &from),
+        Command::New { dir: None, .. } => anyhow::bail!("cirrus new needs a directory"),
         Command::Event(cmd) => events::event(cmd),
         Command::Rule(cmd) => events::rule(cmd),
         Command::Schedule(cmd) => events::schedule(cmd),

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::substitutions::{self, BUILT_INS};
+
 /// One problem in a manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -80,6 +82,15 @@ pub struct Function {
     pub min_instances: Option<u32>,
     pub max_instances: Option<u32>,
     pub concurrency: Option<u32>,
+    /// Where an asynchronous invocation's result goes when it succeeds: a target spec
+    /// (`function:NAME`, `workflow:NAME`, `bus:NAME`, `queue:NAME`).
+    pub on_success: Option<Spanned<String>>,
+    /// The same, for an event that failed every attempt or grew too old.
+    pub on_failure: Option<Spanned<String>>,
+    /// Retries of a failed asynchronous invocation, 0 to 2 (Lambda's default is 2).
+    pub retries: Option<Spanned<u32>>,
+    /// Seconds an asynchronous event is kept trying, 60 to 21600.
+    pub max_event_age: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,13 +99,39 @@ pub struct Workflow {
     pub definition: Spanned<String>,
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
+    /// An alias that deploy points at a version published from the definition.
+    pub alias: Option<Spanned<String>>,
+    /// `${Key}` placeholders of the definition, replaced before it is uploaded; values may
+    /// use the built-ins ([`crate::substitutions::BUILT_INS`]).
+    #[serde(default)]
+    pub substitutions: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     pub route: Spanned<String>,
-    pub function: Spanned<String>,
+    /// The function that answers the request; or
+    pub function: Option<Spanned<String>>,
+    /// the workflow the request's body starts.
+    pub workflow: Option<Spanned<String>>,
+}
+
+/// What a route sends its requests to.
+pub enum RouteTarget<'a> {
+    Function(&'a str),
+    Workflow(&'a str),
+}
+
+impl Route {
+    /// The function or workflow; the check makes sure there is exactly one.
+    pub fn target(&self) -> Option<RouteTarget<'_>> {
+        match (&self.function, &self.workflow) {
+            (Some(f), None) => Some(RouteTarget::Function(f.get_ref())),
+            (None, Some(w)) => Some(RouteTarget::Workflow(w.get_ref())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +203,22 @@ impl Report<'_> {
             .matches('\n')
             .count()
             + 1
+    }
+
+    /// A problem in another file than the manifest (a workflow's definition).
+    fn in_file(
+        &mut self,
+        file: &Path,
+        line: usize,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.problems.push(Problem {
+            file: file.to_owned(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     fn at(
@@ -290,6 +343,29 @@ impl Manifest {
                     format!("{} s is outside 1 to 900", t.get_ref()),
                 );
             }
+            if let Some(n) = &f.retries
+                && *n.get_ref() > 2
+            {
+                r.at(
+                    n.span(),
+                    format!("{field}.retries"),
+                    format!("{} is outside 0 to 2", n.get_ref()),
+                );
+            }
+            if let Some(a) = &f.max_event_age
+                && !(60..=21_600).contains(a.get_ref())
+            {
+                r.at(
+                    a.span(),
+                    format!("{field}.max_event_age"),
+                    format!("{} s is outside 60 to 21600", a.get_ref()),
+                );
+            }
+            for (key, d) in [("on_success", &f.on_success), ("on_failure", &f.on_failure)] {
+                if let Some(d) = d {
+                    self.check_destination(d, &format!("{field}.{key}"), r);
+                }
+            }
         }
         for (name, w) in &self.workflows {
             let field = format!("workflows.{name}");
@@ -309,6 +385,66 @@ impl Manifest {
                             format!("'{}' is not JSON: {e}", w.definition.get_ref()),
                         );
                     }
+                    for p in substitutions::placeholders(&text) {
+                        if !BUILT_INS.contains(&p.name.as_str())
+                            && !w.substitutions.contains_key(&p.name)
+                        {
+                            r.in_file(
+                                &path,
+                                p.line,
+                                format!("{field}.definition"),
+                                format!(
+                                    "${{{}}} is not defined: add it to [workflows.{name}.substitutions] or use a built-in ({})",
+                                    p.name,
+                                    BUILT_INS.join(", ")
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            for (key, value) in &w.substitutions {
+                let at = format!("{field}.substitutions.{key}");
+                if !substitutions::valid_name(key) {
+                    r.at(
+                        value.span(),
+                        &at,
+                        "a substitution's name is letters, digits and '_'",
+                    );
+                } else if BUILT_INS.contains(&key.as_str()) {
+                    r.at(
+                        value.span(),
+                        &at,
+                        format!("{key} is built in and cannot be redefined"),
+                    );
+                }
+                for p in substitutions::placeholders(value.get_ref()) {
+                    if !BUILT_INS.contains(&p.name.as_str()) {
+                        r.at(
+                            value.span(),
+                            &at,
+                            format!(
+                                "${{{}}} is not a built-in ({}); a value may only use those",
+                                p.name,
+                                BUILT_INS.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(a) = &w.alias {
+                let alias = a.get_ref();
+                let ok = (1..=80).contains(&alias.len())
+                    && alias
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && !alias.bytes().all(|b| b.is_ascii_digit());
+                if !ok {
+                    r.at(
+                        a.span(),
+                        format!("{field}.alias"),
+                        format!("'{alias}' is not an alias name: 1 to 80 letters, digits, '-' or '_', not only digits"),
+                    );
                 }
             }
             if let Some(k) = &w.kind
@@ -334,15 +470,35 @@ impl Manifest {
                     format!("'{key}' is not METHOD /path"),
                 );
             }
-            if !self.functions.contains_key(route.function.get_ref()) {
-                r.at(
-                    route.function.span(),
-                    format!("routes[{i}].function"),
-                    format!(
-                        "no function '{}' in this manifest",
-                        route.function.get_ref()
-                    ),
-                );
+            match (&route.function, &route.workflow) {
+                (Some(f), None) => {
+                    if !self.functions.contains_key(f.get_ref()) {
+                        r.at(
+                            f.span(),
+                            format!("routes[{i}].function"),
+                            format!("no function '{}' in this manifest", f.get_ref()),
+                        );
+                    }
+                }
+                (None, Some(w)) => {
+                    if !self.workflows.contains_key(w.get_ref()) {
+                        r.at(
+                            w.span(),
+                            format!("routes[{i}].workflow"),
+                            format!("no workflow '{}' in this manifest", w.get_ref()),
+                        );
+                    }
+                }
+                (Some(_), Some(w)) => r.at(
+                    w.span(),
+                    format!("routes[{i}]"),
+                    "a route has a function or a workflow, not both",
+                ),
+                (None, None) => r.at(
+                    route.route.span(),
+                    format!("routes[{i}]"),
+                    "a route needs a function = \"NAME\" or a workflow = \"NAME\"",
+                ),
             }
         }
         for (name, rule) in &self.rules {
@@ -417,6 +573,27 @@ impl Manifest {
                     "a source's type is mqtt or nats",
                 ),
             }
+        }
+    }
+
+    /// An asynchronous invocation's destination: `function:NAME`, `workflow:NAME`,
+    /// `queue:NAME` (in the manifest) or `bus:NAME`.
+    fn check_destination(&self, d: &Spanned<String>, field: &str, r: &mut Report<'_>) {
+        let spec = d.get_ref();
+        let known = ["function:", "workflow:", "queue:", "bus:"]
+            .iter()
+            .any(|p| {
+                spec.strip_prefix(p)
+                    .is_some_and(|n| !n.is_empty() && !n.contains(['?', ':']))
+            });
+        if known {
+            self.check_target(d, field, r);
+        } else {
+            r.at(
+                d.span(),
+                field,
+                format!("'{spec}' is not function:NAME, workflow:NAME, queue:NAME or bus:NAME"),
+            );
         }
     }
 

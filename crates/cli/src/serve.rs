@@ -137,6 +137,13 @@ pub fn recorded_endpoint(data: &Path) -> Option<String> {
     v.get("endpoint")?.as_str().map(str::to_owned)
 }
 
+/// Where the node in `data` serves user routes, as its `node.json` says.
+pub fn recorded_routes(data: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data.join("node.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("routes")?.as_str().map(str::to_owned)
+}
+
 /// `cirrus env`: the `export` lines that point the aws CLI, the SDKs and cirrus at a node.
 pub fn env(data: &Path) -> Result<ExitCode> {
     let creds = NodeCredentials::load(data)?.with_context(|| {

@@ -382,7 +382,7 @@ async fn list_versions(State(node): State<Arc<Node>>, Path(name): Path<String>) 
         .versions(&machine_arn(&node, &name))
         .await?
         .iter()
-        .map(|v| json!({ "arn": v.arn, "version": v.number, "description": v.description, "created": time(v.created_ms) }))
+        .map(|v| json!({ "arn": v.arn, "version": v.number, "revisionId": v.revision_id, "description": v.description, "created": time(v.created_ms) }))
         .collect();
     ok(json!({ "versions": items }))
 }

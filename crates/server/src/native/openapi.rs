@@ -250,7 +250,7 @@ fn schemas() -> Value {
                     "versionArn": { "type": ["string", "null"] } } }));
     m.insert("MachineList".into(), json!({ "type": "object", "properties": { "stateMachines": { "type": "array", "items": { "$ref": "#/components/schemas/Machine" } }, "next": { "type": ["string", "null"] } } }));
     m.insert("NewVersion".into(), json!({ "type": "object", "properties": { "description": { "type": "string" }, "revisionId": { "type": "string" } } }));
-    m.insert("Version".into(), json!({ "type": "object", "properties": { "arn": { "type": "string" }, "version": { "type": "integer" }, "created": { "type": "string", "format": "date-time" } } }));
+    m.insert("Version".into(), json!({ "type": "object", "properties": { "arn": { "type": "string" }, "version": { "type": "integer" }, "revisionId": { "type": "string" }, "created": { "type": "string", "format": "date-time" } } }));
     m.insert("VersionList".into(), json!({ "type": "object", "properties": { "versions": { "type": "array", "items": { "$ref": "#/components/schemas/Version" } } } }));
     m.insert("AliasRouting".into(), json!({ "type": "object", "required": ["versions"], "properties": {
                     "description": { "type": "string" },

@@ -1,0 +1,5 @@
+import json
+
+
+def handler(event, context):
+    return {"statusCode": 202, "body": json.dumps({"accepted": True})}
