@@ -3,6 +3,18 @@
 //! reads and checks it before anything is deployed; every problem names the file, the
 //! line and the field (`cirrus.toml:12: functions.greet.runtime: ...`). `cirrus check`
 //! prints them.
+//!
+//! Beyond each resource's settings, the checks cover:
+//! - `[[routes]]`: exactly one of `function = "NAME"` or `workflow = "NAME"` (the request
+//!   body starts that workflow), naming one in the manifest;
+//! - `[functions.X]`: `on_success` / `on_failure` (asynchronous-invocation destinations:
+//!   `function:NAME`, `workflow:NAME`, `queue:NAME` of the manifest, or `bus:NAME`),
+//!   `retries` (0 to 2) and `max_event_age` (60 to 21600 seconds);
+//! - `[workflows.X]`: `alias` (a name deploy points at the version published from the
+//!   definition) and `substitutions = { Key = "value" }`: every `${Name}` in the
+//!   definition file must be one of them or a built-in
+//!   ([`crate::substitutions::BUILT_INS`]), reported at the definition file's line, and a
+//!   value may use only built-ins.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -742,6 +754,123 @@ target = "function:accept?sync"
                 "{bad}"
             );
         }
+    }
+
+    /// The problems of GOOD with `extra` appended.
+    fn with(extra: &str) -> Vec<String> {
+        problems(&format!("{GOOD}\n{extra}"))
+    }
+
+    fn one(p: &[String], needle: &str) -> String {
+        p.iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+            .unwrap_or_else(|| panic!("no '{needle}' in {p:#?}"))
+    }
+
+    #[test]
+    fn a_route_starts_a_workflow_or_calls_a_function() {
+        assert_eq!(
+            with("[[routes]]\nroute = \"POST /start\"\nworkflow = \"order\"\n"),
+            Vec::<String>::new()
+        );
+        let p = with("[[routes]]\nroute = \"POST /a\"\nworkflow = \"nope\"\n");
+        assert!(
+            one(&p, "routes[1].workflow").contains("no workflow 'nope'"),
+            "{p:#?}"
+        );
+        let p =
+            with("[[routes]]\nroute = \"POST /b\"\nworkflow = \"order\"\nfunction = \"accept\"\n");
+        assert!(one(&p, "routes[1]").contains("not both"), "{p:#?}");
+        let p = with("[[routes]]\nroute = \"POST /c\"\n");
+        let line = GOOD.lines().count() + 3;
+        assert!(
+            one(&p, "routes[1]").starts_with(&format!("cirrus.toml:{line}:"))
+                && one(&p, "routes[1]").contains("needs a function"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn destinations_retries_and_event_age_are_checked() {
+        let ok = GOOD.replace(
+            "memory = 256",
+            "memory = 256\non_success = \"workflow:order\"\non_failure = \"queue:dead\"\nretries = 0\nmax_event_age = 60",
+        );
+        assert_eq!(problems(&ok), Vec::<String>::new());
+        let ok = GOOD.replace(
+            "memory = 256",
+            "on_success = \"bus:audit\"\non_failure = \"function:accept\"",
+        );
+        assert_eq!(problems(&ok), Vec::<String>::new());
+        let bad = GOOD.replace(
+            "memory = 256",
+            "on_success = \"sns:topic\"\non_failure = \"queue:missing\"\nretries = 3\nmax_event_age = 59",
+        );
+        let p = problems(&bad);
+        assert!(
+            one(&p, "functions.accept.on_success").starts_with("cirrus.toml:9:")
+                && one(&p, "functions.accept.on_success").contains("'sns:topic' is not"),
+            "{p:#?}"
+        );
+        assert!(
+            one(&p, "functions.accept.on_failure").contains("no queue 'missing'"),
+            "{p:#?}"
+        );
+        assert!(one(&p, "functions.accept.retries").contains("3 is outside 0 to 2"));
+        assert!(one(&p, "functions.accept.max_event_age").contains("59 s is outside 60 to 21600"));
+        let p = problems(&GOOD.replace("memory = 256", "on_success = \"function:a?sync\""));
+        assert!(
+            one(&p, "functions.accept.on_success").contains("is not"),
+            "{p:#?}"
+        );
+    }
+
+    #[test]
+    fn substitutions_and_aliases_are_checked() {
+        let dir =
+            std::env::temp_dir().join(format!("cirrus-manifest-subst-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("pay.json"),
+            "{\n  \"StartAt\": \"A\",\n  \"States\": {\"A\": {\"Type\": \"Pass\", \"Result\": \"${PayUrl} ${Region} ${Missing}\", \"End\": true}}\n}\n",
+        )
+        .unwrap();
+        let check = |workflow: &str| -> Vec<String> {
+            let text = format!("[workflows.pay]\ndefinition = \"pay.json\"\n{workflow}");
+            match Manifest::parse(&text, Path::new("cirrus.toml"), &dir) {
+                Ok(_) => Vec::new(),
+                Err(p) => p.iter().map(ToString::to_string).collect(),
+            }
+        };
+        let p = check(
+            "alias = \"live\"\nsubstitutions = { PayUrl = \"${RoutesUrl}/payments\", Missing = \"x\" }\n",
+        );
+        assert_eq!(p, Vec::<String>::new());
+        // ${Missing} is defined by nothing: reported at its line of the definition file.
+        let p = check("substitutions = { PayUrl = \"${RoutesUrl}/payments\" }\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].ends_with(&format!(
+                "pay.json:3: workflows.pay.definition: ${{Missing}} is not defined: add it to [workflows.pay.substitutions] or use a built-in (RoutesUrl, ApiUrl, Region, AccountId)"
+            )),
+            "{p:#?}"
+        );
+        let p = check(
+            "alias = \"42\"\nsubstitutions = { PayUrl = \"${Other}/p\", Missing = \"x\", Region = \"eu\" }\n",
+        );
+        assert!(
+            one(&p, "workflows.pay.alias").starts_with("cirrus.toml:3:"),
+            "{p:#?}"
+        );
+        assert!(
+            one(&p, "substitutions.PayUrl").contains("${Other} is not a built-in"),
+            "{p:#?}"
+        );
+        assert!(
+            one(&p, "substitutions.Region").contains("built in"),
+            "{p:#?}"
+        );
     }
 
     #[test]
