@@ -1,7 +1,9 @@
 //! An application in one file: `cirrus deploy` applies a `cirrus.toml` to a running node
-//! (queues, a function, a workflow, a route, a rule and a schedule), an event then flows
-//! through what it made, applying it again changes nothing, and a manifest with a problem
-//! is refused before anything is deployed.
+//! (queues, a function, a workflow, a route, a rule and a schedule) after printing its
+//! plan, an event then flows through what it made, applying it again changes nothing, a
+//! changed or dropped resource shows as `~` or `-` and is applied, `--dry-run` changes
+//! nothing, and a manifest with a problem is refused before anything is deployed. `cirrus
+//! new` writes a project that `cirrus check` accepts.
 
 mod support;
 
@@ -17,6 +19,16 @@ fn repo() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
+}
+
+/// stdout and stderr of a run, which must have succeeded.
+fn said(out: &Output) -> (String, String) {
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{o}{e}");
+    (o, e)
 }
 
 fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
@@ -71,13 +83,41 @@ target = "function:recorder"
     );
     let file = app.join("cirrus.toml");
     std::fs::write(&file, &manifest).unwrap();
-    let out = cirrus(&node, &["deploy", "--file", file.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
+    let deploy = |extra: &[&str]| {
+        let mut args = vec!["deploy", "--file", file.to_str().unwrap()];
+        args.extend(extra);
+        said(&cirrus(&node, &args))
+    };
+
+    // A dry run prints the plan and makes nothing.
+    let (plan, _) = deploy(&["--dry-run"]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains(
-            "applied 1 function(s), 1 workflow(s), 1 route(s), 1 rule(s), 1 schedule(s), 2 queue(s)"
-        ),
+        plan.contains("+ function recorder\n")
+            && plan.contains("+ queue work\n")
+            && plan.contains("+ rule default/hot\n")
+            && plan.contains("7 to create, 0 to update, 0 to delete, 0 unchanged"),
+        "{plan}"
+    );
+    let (s, _) = node.call("GET", "/v1/functions/recorder", None);
+    assert_eq!(s, 404, "a dry run deploys nothing");
+
+    let (out, err) = deploy(&[]);
+    for line in [
+        "+ queue dead",
+        "+ queue work",
+        "+ function recorder",
+        "+ workflow heat-alert",
+        "+ route POST /record",
+        "+ rule default/hot",
+        "+ schedule tick",
+        "deployed: 7 created, 0 updated, 0 deleted, 0 unchanged",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no '{line}' in {out}");
+    }
+    // Not a terminal: the upload is one plain line.
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("uploading recorder (") && l.contains(") ... done in ")),
         "{err}"
     );
 
@@ -103,14 +143,9 @@ target = "function:recorder"
     assert!(v.to_string().contains("POST /record"), "{v}");
 
     // Again: nothing changes.
-    let out = cirrus(&node, &["deploy", "--file", file.to_str().unwrap()]);
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{said}");
-    assert!(said.contains("unchanged"), "{said}");
+    let (out, err) = deploy(&[]);
+    assert_eq!(out.trim(), "no changes (7 unchanged)", "{err}");
+    assert!(!err.contains("uploading"), "{err}");
     let (_, v) = node.call("GET", "/v1/functions/recorder", None);
     assert_eq!(v["versions"].as_array().map(Vec::len), Some(0), "{v}");
 
@@ -135,15 +170,16 @@ target = "function:recorder"
         "{smaller}"
     );
     std::fs::write(&file, &smaller).unwrap();
-    let out = cirrus(&node, &["deploy", "--file", file.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("schedule tick: deleted")
-            && err.contains("route POST /record: deleted")
-            && err.contains("queue work: deleted"),
-        "{err}"
-    );
+    let (out, _) = deploy(&[]);
+    for line in [
+        "~ rule default/hot: targets",
+        "- schedule tick",
+        "- route POST /record",
+        "- queue work",
+        "deployed: 0 created, 1 updated, 3 deleted, 3 unchanged",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no '{line}' in {out}");
+    }
     let (s, _) = node.call("GET", "/v1/schedules/tick", None);
     assert_eq!(s, 404);
     let (s, _) = node.call("GET", "/v1/queues/work", None);
@@ -158,6 +194,10 @@ target = "function:recorder"
     std::fs::write(&file, bad).unwrap();
     let out = cirrus(&node, &["deploy", "--file", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "no plan for a manifest with problems"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("cirrus.toml:")
@@ -166,4 +206,186 @@ target = "function:recorder"
     );
     let (s, _) = node.call("GET", "/v1/functions/other", None);
     assert_eq!(s, 404);
+}
+
+/// Changed memory, code and definition show as `~` with what changed and are applied;
+/// substitutions reach the deployed definition; the alias follows the definition; the
+/// destinations and retries reach the function as ARNs.
+#[test]
+fn cirrus_deploy_updates_what_changed() {
+    let node = NodeProcess::start(&temp_dir("manifest-update"), &[]);
+    let app = temp_dir("manifest-update-app");
+    let code = app.join("recorder");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::copy(
+        repo().join("examples/events/recorder/app.py"),
+        code.join("app.py"),
+    )
+    .unwrap();
+    let definition = r#"{
+  "StartAt": "Call",
+  "States": {
+    "Call": {
+      "Type": "Pass",
+      "Result": { "url": "${PaymentsUrl}", "region": "${Region}", "account": "${AccountId}" },
+      "End": true
+    }
+  }
+}
+"#;
+    std::fs::write(app.join("order.json"), definition).unwrap();
+    let manifest = r#"[app]
+name = "shop"
+
+[functions.recorder]
+runtime = "python3"
+source = "recorder"
+handler = "app.handler"
+memory = 128
+on_success = "workflow:order"
+on_failure = "function:recorder"
+retries = 0
+max_event_age = 120
+
+[workflows.order]
+definition = "order.json"
+alias = "live"
+substitutions = { PaymentsUrl = "${RoutesUrl}/payments" }
+"#;
+    let file = app.join("cirrus.toml");
+    std::fs::write(&file, manifest).unwrap();
+    let deploy = || {
+        said(&cirrus(
+            &node,
+            &["deploy", "--file", file.to_str().unwrap()],
+        ))
+    };
+    let (out, _) = deploy();
+    assert!(
+        out.contains("deployed: 2 created, 0 updated, 0 deleted, 0 unchanged"),
+        "{out}"
+    );
+
+    let (_, v) = node.call("GET", "/v1/state-machines/order", None);
+    let result = &v["definition"]["States"]["Call"]["Result"];
+    assert_eq!(result["url"], format!("{}/payments", node.routes), "{v}");
+    assert_eq!(result["region"], "us-east-1", "{v}");
+    assert_eq!(result["account"], "000000000000", "{v}");
+    let (_, a) = node.call("GET", "/v1/state-machines/order/aliases/live", None);
+    assert!(
+        a["routing"][0]["stateMachineVersionArn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":order:1")),
+        "{a}"
+    );
+    let (_, f) = node.call("GET", "/v1/functions/recorder", None);
+    let e = &f["config"]["event_invoke"];
+    assert_eq!(
+        e["on_success"], "arn:aws:states:us-east-1:000000000000:stateMachine:order",
+        "{f}"
+    );
+    assert_eq!(
+        e["on_failure"], "arn:aws:lambda:us-east-1:000000000000:function:recorder",
+        "{f}"
+    );
+    assert_eq!(e["maximum_retry_attempts"], 0, "{f}");
+    assert_eq!(e["maximum_event_age_seconds"], 120, "{f}");
+    let sha = f["config"]["code_sha256"].clone();
+
+    // Memory and the definition change: two updates, saying what changed.
+    std::fs::write(&file, manifest.replace("memory = 128", "memory = 256")).unwrap();
+    std::fs::write(
+        app.join("order.json"),
+        definition.replace(
+            "\"Type\": \"Pass\",",
+            "\"Type\": \"Pass\", \"Comment\": \"v2\",",
+        ),
+    )
+    .unwrap();
+    let (out, err) = deploy();
+    for line in [
+        "~ function recorder: memory 128 → 256",
+        "~ workflow order: definition",
+        "deployed: 0 created, 2 updated, 0 deleted, 0 unchanged",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no '{line}' in {out}");
+    }
+    assert!(!err.contains("uploading"), "settings only: {err}");
+    let (_, f) = node.call("GET", "/v1/functions/recorder", None);
+    assert_eq!(f["config"]["memory_mb"], 256, "{f}");
+    assert_eq!(f["config"]["code_sha256"], sha, "the code stayed");
+    let (_, v) = node.call("GET", "/v1/state-machines/order", None);
+    assert_eq!(v["definition"]["States"]["Call"]["Comment"], "v2", "{v}");
+    let (_, a) = node.call("GET", "/v1/state-machines/order/aliases/live", None);
+    assert!(
+        a["routing"][0]["stateMachineVersionArn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":order:2")),
+        "the alias follows the new definition: {a}"
+    );
+
+    // The code changes: an update of the code, uploaded.
+    let mut py = std::fs::read_to_string(code.join("app.py")).unwrap();
+    py.push_str("\n# changed\n");
+    std::fs::write(code.join("app.py"), py).unwrap();
+    let (out, err) = deploy();
+    assert!(
+        out.lines().any(|l| l == "~ function recorder: code"),
+        "{out}"
+    );
+    assert!(err.contains("uploading recorder ("), "{err}");
+    let (_, f) = node.call("GET", "/v1/functions/recorder", None);
+    assert_ne!(f["config"]["code_sha256"], sha, "{f}");
+
+    let (out, _) = deploy();
+    assert_eq!(out.trim(), "no changes (2 unchanged)");
+    let (_, versions) = node.call("GET", "/v1/state-machines/order/versions", None);
+    assert_eq!(
+        versions["versions"].as_array().map(Vec::len),
+        Some(2),
+        "{versions}"
+    );
+}
+
+/// `cirrus new` writes the default example into a new directory, named after it, which
+/// `cirrus check` accepts; it refuses a directory that is not empty.
+#[test]
+fn cirrus_new_writes_a_project_that_checks() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cirrus"))
+            .args(args)
+            .output()
+            .expect("cirrus runs")
+    };
+    let (list, _) = said(&run(&["new", "--list"]));
+    assert!(list.contains("order-pipeline"), "{list}");
+
+    let dir = temp_dir("new").join("my-shop");
+    let (out, _) = said(&run(&["new", dir.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("cd {} && cirrus dev", dir.display())),
+        "{out}"
+    );
+    let toml = std::fs::read_to_string(dir.join("cirrus.toml")).unwrap();
+    assert!(toml.contains("name = \"my-shop\""), "{toml}");
+    let manifest = dir.join("cirrus.toml");
+    let (out, _) = said(&run(&["check", "--file", manifest.to_str().unwrap()]));
+    assert!(out.contains("function(s)"), "{out}");
+
+    let again = run(&["new", dir.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is not empty"),
+        "{again:?}"
+    );
+    let unknown = run(&[
+        "new",
+        temp_dir("new2").join("x").to_str().unwrap(),
+        "--from",
+        "nope",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("there is no example 'nope'"),
+        "{unknown:?}"
+    );
 }
