@@ -851,9 +851,9 @@ target = "function:accept?sync"
         let p = check("substitutions = { PayUrl = \"${RoutesUrl}/payments\" }\n");
         assert_eq!(p.len(), 1, "{p:#?}");
         assert!(
-            p[0].ends_with(&format!(
-                "pay.json:3: workflows.pay.definition: ${{Missing}} is not defined: add it to [workflows.pay.substitutions] or use a built-in (RoutesUrl, ApiUrl, Region, AccountId)"
-            )),
+            p[0].ends_with(
+                "pay.json:3: workflows.pay.definition: ${Missing} is not defined: add it to [workflows.pay.substitutions] or use a built-in (RoutesUrl, ApiUrl, Region, AccountId)"
+            ),
             "{p:#?}"
         );
         let p = check(
