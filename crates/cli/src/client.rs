@@ -37,13 +37,18 @@ impl Client {
                     .token
             }
         };
+        Client::at(&base, &token)
+    }
+
+    /// A client of the node at `base` (`http://HOST:PORT`) with its bearer token.
+    pub fn at(base: &str, token: &str) -> Result<Client> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
         Ok(Client {
             base: base.trim_end_matches('/').to_owned(),
-            token,
+            token: token.to_owned(),
             http: reqwest::Client::new(),
             runtime,
         })
