@@ -209,7 +209,15 @@ impl ExecutionLog {
                 .map(|s| format!(" in {}", duration(ms - s)))
                 .unwrap_or_default()
         };
-        let problem = || match (d["error"].as_str(), d["cause"].as_str()) {
+        // A Lambda error's cause is its JSON (errorMessage, errorType, stackTrace): the
+        // message says it.
+        let cause = d["cause"].as_str().map(|c| {
+            serde_json::from_str::<Value>(c)
+                .ok()
+                .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| c.to_owned())
+        });
+        let problem = || match (d["error"].as_str(), cause.as_deref()) {
             (Some(e), Some(c)) if !c.is_empty() => format!("{e}: {}", abbreviate(c)),
             (Some(e), _) => e.to_owned(),
             (None, Some(c)) => abbreviate(c),
@@ -394,68 +402,63 @@ mod tests {
         );
     }
 
+    /// Events numbered from 1, each following the one before.
+    fn chain(events: &[(&str, &str, Value)]) -> Vec<Value> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (time, kind, d))| event(i as u64 + 1, i as u64, time, kind, d.clone()))
+            .collect()
+    }
+
     #[test]
     fn an_execution_shows_states_with_durations_retries_and_its_end() {
-        let events = vec![
-            event(
-                1,
-                0,
+        let charge = json!({"resource": "arn:aws:lambda:us-east-1:0:function:charge"});
+        let lambda_error =
+            r#"{"errorMessage": "no card", "errorType": "ValueError", "stackTrace": []}"#;
+        let events = chain(&[
+            (
                 "10:00:00.000",
                 "ExecutionStarted",
                 json!({"input": "{\"order\":7}"}),
             ),
-            event(
-                2,
-                1,
+            (
                 "10:00:00.010",
                 "TaskStateEntered",
                 json!({"name": "Charge", "input": "{}"}),
             ),
-            event(
-                3,
-                2,
-                "10:00:00.020",
-                "LambdaFunctionScheduled",
-                json!({"resource": "arn:aws:lambda:us-east-1:0:function:charge"}),
-            ),
-            event(4, 3, "10:00:00.030", "LambdaFunctionStarted", json!({})),
-            event(
-                5,
-                4,
+            ("10:00:00.020", "LambdaFunctionScheduled", charge.clone()),
+            ("10:00:00.030", "LambdaFunctionStarted", json!({})),
+            (
                 "10:00:00.500",
                 "LambdaFunctionFailed",
                 json!({"error": "Boom", "cause": "card\ndeclined"}),
             ),
-            event(
-                6,
-                5,
-                "10:00:01.500",
-                "LambdaFunctionScheduled",
-                json!({"resource": "arn:aws:lambda:us-east-1:0:function:charge"}),
-            ),
-            event(7, 6, "10:00:01.510", "LambdaFunctionStarted", json!({})),
-            event(
-                8,
-                7,
+            ("10:00:01.500", "LambdaFunctionScheduled", charge.clone()),
+            ("10:00:01.510", "LambdaFunctionStarted", json!({})),
+            (
                 "10:00:01.600",
+                "LambdaFunctionFailed",
+                json!({"error": "ValueError", "cause": lambda_error}),
+            ),
+            ("10:00:02.500", "LambdaFunctionScheduled", charge),
+            ("10:00:02.510", "LambdaFunctionStarted", json!({})),
+            (
+                "10:00:02.600",
                 "LambdaFunctionSucceeded",
                 json!({"output": "{}"}),
             ),
-            event(
-                9,
-                8,
-                "10:00:01.610",
+            (
+                "10:00:02.610",
                 "TaskStateExited",
                 json!({"name": "Charge", "output": "{}"}),
             ),
-            event(
-                10,
-                9,
-                "10:00:01.620",
+            (
+                "10:00:02.620",
                 "ExecutionSucceeded",
                 json!({"output": "{\"charged\":true}"}),
             ),
-        ];
+        ]);
         let mut log = ExecutionLog::default();
         let lines = log.lines(&plain(), "orders", "0123456789abcdef", &events);
         let expected = [
@@ -463,8 +466,10 @@ mod tests {
             "10:00:00  orders            01234567  → Charge",
             "10:00:00  orders            01234567  ✗ Charge task failed: Boom: card declined",
             "10:00:01  orders            01234567  ↻ Charge retry 1 (attempt 2)",
-            "10:00:01  orders            01234567  ← Charge 1.6 s",
-            "10:00:01  orders            01234567  ✔ succeeded in 1.6 s, output {\"charged\":true}",
+            "10:00:01  orders            01234567  ✗ Charge task failed: ValueError: no card",
+            "10:00:02  orders            01234567  ↻ Charge retry 2 (attempt 3)",
+            "10:00:02  orders            01234567  ← Charge 2.6 s",
+            "10:00:02  orders            01234567  ✔ succeeded in 2.6 s, output {\"charged\":true}",
         ];
         assert_eq!(lines, expected);
     }
