@@ -58,10 +58,21 @@ impl Client {
             .map(|c| c.region)
             .or_else(|| std::env::var("AWS_REGION").ok())
             .unwrap_or_else(|| "us-east-1".into());
+        Client::at(&base, &token, crate::serve::recorded_routes(data), region)
+    }
+
+    /// A client of the node at `base` (`http://HOST:PORT`) with its bearer token, whose
+    /// user routes are served at `routes_url`.
+    pub fn at(
+        base: &str,
+        token: &str,
+        routes_url: Option<String>,
+        region: String,
+    ) -> Result<Client> {
         let base = base.trim_end_matches('/').to_owned();
         let node = NodeInfo {
             api_url: base.clone(),
-            routes_url: crate::serve::recorded_routes(data),
+            routes_url,
             region,
             account: ACCOUNT.into(),
         };
@@ -71,7 +82,7 @@ impl Client {
             .context("cannot start the async runtime")?;
         Ok(Client {
             base,
-            token,
+            token: token.to_owned(),
             http: reqwest::Client::new(),
             runtime,
             node,

@@ -7,6 +7,9 @@
 //!   nothing (exit 0).
 //! - `cirrus serve` runs a node ([`serve`]); `cirrus env` prints the `export` lines that
 //!   point the aws CLI and SDKs at it.
+//! - `cirrus dev [DIR]` runs a node for an application's folder, applies its manifest on
+//!   every change, and shows function logs and workflow executions as they happen
+//!   ([`dev`]). Client commands run in that folder find its node.
 //! - `cirrus workflow create|list`, `cirrus start`, `describe`, `history`, `stop` and
 //!   `redrive` are clients of a node's native API ([`client`]); so are `cirrus deploy`,
 //!   `invoke`, `logs`, `functions` and `route` ([`functions`]).
@@ -19,6 +22,7 @@ mod apply;
 mod asl_run;
 mod client;
 mod desired;
+mod dev;
 mod events;
 mod functions;
 mod manifest;
@@ -105,6 +109,20 @@ enum Command {
             hide_env_values = true
         )]
         secret_access_key: Option<String>,
+    },
+    /// Develop an application: run a node for the folder holding cirrus.toml (state in
+    /// DIR/.cirrus), apply the manifest, apply it again whenever a file changes, and show
+    /// function logs and workflow executions as they happen, until Ctrl-C.
+    Dev {
+        /// The application's folder (holding cirrus.toml).
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where the control plane listens (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:9070")]
+        listen: std::net::SocketAddr,
+        /// Where user routes are served (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:9080")]
+        routes_listen: std::net::SocketAddr,
     },
     /// Print the `export` lines that point the aws CLI, the AWS SDKs and cirrus at a node.
     Env {
@@ -343,13 +361,29 @@ enum RouteCommand {
 
 #[derive(clap::Args)]
 pub(crate) struct DataDir {
-    /// The node's data directory (default: $CIRRUS_DATA, else ~/.local/share/cirrus).
+    /// The node's data directory (default: $CIRRUS_DATA, else the `.cirrus` of a
+    /// `cirrus dev` running in this folder or one above it, else ~/.local/share/cirrus).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
 }
 
 impl DataDir {
+    /// The data directory of the node a client command talks to.
     pub(crate) fn path(&self) -> PathBuf {
+        if let Some(d) = &self.data {
+            return d.clone();
+        }
+        if std::env::var_os("CIRRUS_DATA").is_none()
+            && let Ok(here) = std::env::current_dir()
+            && let Some(d) = dev::running_in(&here)
+        {
+            return d;
+        }
+        serve::default_data_dir()
+    }
+
+    /// The data directory `cirrus serve` keeps its state in.
+    fn serve_path(&self) -> PathBuf {
         self.data.clone().unwrap_or_else(serve::default_data_dir)
     }
 }
@@ -447,7 +481,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
                 .init();
             serve::serve(serve::ServeArgs {
-                data: data.path(),
+                data: data.serve_path(),
                 postgres,
                 listen,
                 region,
@@ -460,6 +494,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 async_retry_base: std::time::Duration::from_millis(async_retry_base_ms),
                 event_retry_base: std::time::Duration::from_millis(event_retry_base_ms),
                 given_keys: access_key_id.zip(secret_access_key),
+            })
+        }
+        Command::Dev {
+            dir,
+            listen,
+            routes_listen,
+        } => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+                .init();
+            dev::dev(dev::DevArgs {
+                dir,
+                listen,
+                routes_listen,
             })
         }
         Command::Env { data } => serve::env(&data.path()),

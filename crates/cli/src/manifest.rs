@@ -72,6 +72,10 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 pub struct App {
     pub name: String,
+    /// Commands to try the application with, shown by `cirrus dev` with `{routes}` and
+    /// `{api}` replaced by the node's base URLs.
+    #[serde(default, rename = "try")]
+    pub try_commands: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,11 @@
-//! `cirrus serve` and `cirrus env`: run a node, and point AWS tools at it.
+//! `cirrus serve` and `cirrus env`: run a node, and point AWS tools at it. [`start`]
+//! opens a node and serves it until [`RunningNode::stop`]; `cirrus serve` and `cirrus dev`
+//! both run their node with it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cirrus_server::{Node, NodeCredentials, NodeOptions};
@@ -45,68 +48,125 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let mut options = NodeOptions::new(&args.data);
-        options.postgres = args.postgres.clone();
-        options.engine.partition.region = args.region.clone();
-        options.engine.max_payload_bytes = args.max_payload_bytes;
-        options.engine.max_definition_bytes = args.max_definition_bytes;
-        options.max_request_bytes = args.max_request_bytes;
-        options.engine.express_history = args.express_history;
-        options.given_keys = args.given_keys.clone();
-        options.async_retry_base = args.async_retry_base;
-        options.events.retry_base = args.event_retry_base;
-        options.durability = if args.fast_commits {
-            Durability::Normal
-        } else {
-            Durability::Full
-        };
-        let node = Node::open(options)
-            .await
-            .with_context(|| format!("cannot start the node in {}", args.data.display()))?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr()?;
+        let node = start(&args).await?;
         let store = match &args.postgres {
             Some(_) => "PostgreSQL".to_owned(),
             None => format!("SQLite in {}", args.data.display()),
         };
-        let routes = tokio::net::TcpListener::bind(args.routes_listen)
-            .await
-            .with_context(|| format!("cannot listen for user routes on {}", args.routes_listen))?;
-        let routes_addr = routes.local_addr()?;
-        node.set_routes_addr(routes_addr);
-        eprintln!("cirrus: node listening on http://{addr} (state in {store})");
-        eprintln!("cirrus: user routes on http://{routes_addr}");
+        eprintln!(
+            "cirrus: node listening on http://{} (state in {store})",
+            node.api
+        );
+        eprintln!("cirrus: user routes on http://{}", node.routes);
         eprintln!(
             "cirrus: point the aws CLI and SDKs at it with: eval \"$(cirrus env --data {})\"",
             args.data.display()
         );
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut stop_routes = stop_rx.clone();
-        let routes_task = tokio::spawn(cirrus_server::functions::routes::serve(
-            node.functions.clone(),
-            routes,
-            async move {
-                let _ = stop_routes.wait_for(|s| *s).await;
-            },
-        ));
-        let functions = node.functions.clone();
-        cirrus_server::serve(node, listener, async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await
-        .context("the server failed")?;
-        drop(stop_rx);
-        let _ = routes_task.await;
-        functions.pools().shutdown().await;
+        shutdown_signal().await;
+        node.stop().await?;
         eprintln!("cirrus: node stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn shutdown_signal() {
+/// A node serving its control plane and user routes, started by [`start`].
+pub struct RunningNode {
+    pub node: Arc<Node>,
+    /// Where the control plane listens.
+    pub api: SocketAddr,
+    /// Where user routes are served.
+    pub routes: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    routes_server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the node (store, engine, functions, events), binds both listeners and serves
+/// them until [`RunningNode::stop`]. `node.json` in the data directory records where.
+pub async fn start(args: &ServeArgs) -> Result<RunningNode> {
+    let mut options = NodeOptions::new(&args.data);
+    options.postgres = args.postgres.clone();
+    options.engine.partition.region = args.region.clone();
+    options.engine.max_payload_bytes = args.max_payload_bytes;
+    options.engine.max_definition_bytes = args.max_definition_bytes;
+    options.max_request_bytes = args.max_request_bytes;
+    options.engine.express_history = args.express_history;
+    options.given_keys = args.given_keys.clone();
+    options.async_retry_base = args.async_retry_base;
+    options.events.retry_base = args.event_retry_base;
+    options.durability = if args.fast_commits {
+        Durability::Normal
+    } else {
+        Durability::Full
+    };
+    let node = Node::open(options)
+        .await
+        .with_context(|| format!("cannot start the node in {}", args.data.display()))?;
+    let listener = bind(args.listen, "the control plane", "--listen").await?;
+    let api = listener.local_addr()?;
+    let routes = bind(args.routes_listen, "user routes", "--routes-listen").await?;
+    let routes_addr = routes.local_addr()?;
+    node.set_routes_addr(routes_addr);
+    // Written here as well as by the server, so that it is there when this returns.
+    node.write_endpoint(api)
+        .with_context(|| format!("cannot write node.json in {}", args.data.display()))?;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop_routes = stop_rx.clone();
+    let routes_server = tokio::spawn(cirrus_server::functions::routes::serve(
+        node.functions.clone(),
+        routes,
+        async move {
+            let _ = stop_routes.wait_for(|s| *s).await;
+        },
+    ));
+    let mut stop_api = stop_rx;
+    let server = tokio::spawn(cirrus_server::serve(node.clone(), listener, async move {
+        let _ = stop_api.wait_for(|s| *s).await;
+    }));
+    Ok(RunningNode {
+        node,
+        api,
+        routes: routes_addr,
+        stop,
+        server,
+        routes_server,
+    })
+}
+
+impl RunningNode {
+    /// Stops taking requests, lets those under way finish, stops the function instances,
+    /// and closes the store once the writes already sent are done (work still running in
+    /// the engine finds it closed, and resumes from its last commit when the node starts
+    /// again).
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        let served = self.server.await;
+        let _ = self.routes_server.await;
+        self.node.functions.pools().shutdown().await;
+        let store = self.node.engine.store().clone();
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        match served {
+            Ok(r) => r.context("the server failed"),
+            Err(e) => Err(anyhow::anyhow!("the server failed: {e}")),
+        }
+    }
+}
+
+/// Binds `addr`; a port in use is an error that says which flag picks another.
+async fn bind(addr: SocketAddr, what: &str, flag: &str) -> Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot listen for {what} on {addr}: port {} is in use (another cirrus node?); \
+             choose another with {flag} ADDR, e.g. {flag} {}:0 for any free port",
+            addr.port(),
+            addr.ip()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot listen for {what} on {addr}")),
+    }
+}
+
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

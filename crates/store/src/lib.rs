@@ -508,6 +508,12 @@ pub trait Store:
 {
     /// The backend's name for logs: `memory`, `sqlite`, `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// Called once when the node stops, after it stopped serving: finishes the writes
+    /// already sent and takes no more (they fail with [`StoreError::Closed`]). Blocks
+    /// until the writes are done. Backends whose every write completes in its own call
+    /// have nothing to do.
+    fn close(&self) {}
 }
 
 /// The activity ARN a task waits on, for activity tasks (their resource is the ARN).

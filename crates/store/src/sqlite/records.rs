@@ -1019,4 +1019,8 @@ impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+
+    fn close(&self) {
+        SqliteStore::close(self);
+    }
 }
