@@ -443,25 +443,37 @@ pub fn list(client: &Client) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn add_route(client: &Client, route: &str, function: &str) -> Result<ExitCode> {
-    client.call(
-        reqwest::Method::PUT,
-        "/routes",
-        Some(json!({ "route": route, "function": function })),
-    )?;
-    println!("route {route} -> {function}");
+/// What a route runs.
+pub enum RouteTo {
+    Function(String),
+    Workflow(String),
+}
+
+pub fn add_route(client: &Client, route: &str, target: &RouteTo) -> Result<ExitCode> {
+    let (body, shown) = match target {
+        RouteTo::Function(f) => (json!({ "route": route, "function": f }), f.clone()),
+        RouteTo::Workflow(w) => (
+            json!({ "route": route, "workflow": w }),
+            format!("workflow {w}"),
+        ),
+    };
+    client.call(reqwest::Method::PUT, "/routes", Some(body))?;
+    println!("route {route} -> {shown}");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn list_routes(client: &Client) -> Result<ExitCode> {
     let v = client.call(reqwest::Method::GET, "/routes", None)?;
     for r in v["routes"].as_array().cloned().unwrap_or_default() {
-        println!(
-            "{:<32} -> {}:{}",
-            r["route"].as_str().unwrap_or(""),
-            r["function"].as_str().unwrap_or(""),
-            r["qualifier"].as_str().unwrap_or("")
-        );
+        let route = r["route"].as_str().unwrap_or("");
+        match r["workflow"].as_str() {
+            Some(w) => println!("{route:<32} -> workflow {w}"),
+            None => println!(
+                "{route:<32} -> {}:{}",
+                r["function"].as_str().unwrap_or(""),
+                r["qualifier"].as_str().unwrap_or("")
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

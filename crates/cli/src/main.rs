@@ -341,10 +341,19 @@ enum SecretCommand {
 
 #[derive(Subcommand)]
 enum RouteCommand {
-    /// Route requests like "GET /orders/{id}" to a function.
+    /// Route requests like "GET /orders/{id}" to a function, or like "POST /orders" to a
+    /// workflow (STANDARD: 202 with the execution; EXPRESS: 200 with its output).
     Add {
         route: String,
-        function: String,
+        /// The function (the same as --function).
+        #[arg(value_name = "FUNCTION", conflicts_with_all = ["function", "workflow"])]
+        target: Option<String>,
+        /// The function the route runs (NAME or NAME:QUALIFIER).
+        #[arg(long, value_name = "NAME", conflicts_with = "workflow")]
+        function: Option<String>,
+        /// The state machine the route starts, with the request body as input.
+        #[arg(long, value_name = "NAME")]
+        workflow: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -692,9 +701,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Functions { data } => functions::list(&client::Client::discover(&data.path())?),
         Command::Route(RouteCommand::Add {
             route,
+            target,
             function,
+            workflow,
             data,
-        }) => functions::add_route(&client::Client::discover(&data.path())?, &route, &function),
+        }) => {
+            let target = match (target.or(function), workflow) {
+                (Some(f), None) => functions::RouteTo::Function(f),
+                (None, Some(w)) => functions::RouteTo::Workflow(w),
+                _ => anyhow::bail!("say what the route runs: --function NAME or --workflow NAME"),
+            };
+            functions::add_route(&client::Client::discover(&data.path())?, &route, &target)
+        }
         Command::Route(RouteCommand::List { data }) => {
             functions::list_routes(&client::Client::discover(&data.path())?)
         }

@@ -15,8 +15,8 @@
 //! [`events::webhooks`]). [`functions`] deploys and invokes functions through the pools of
 //! `cirrus-runtime`; [`events`] routes events from every source to rules' targets, and
 //! takes the engine's status changes as lifecycle events; [`credentials`] makes and keeps
-//! the key pair and token; [`dispatcher`] performs HTTP Tasks ([`http_task`]) and function
-//! Tasks for the engine.
+//! the key pair and token; [`dispatcher`] performs HTTP Tasks ([`http_task`]), function
+//! Tasks, and the `sqs:sendMessage` and `events:putEvents` integrations for the engine.
 
 pub mod aws;
 pub mod credentials;
@@ -196,6 +196,7 @@ impl Node {
             &options.engine.partition.region,
             options.engine.max_payload_bytes,
             functions.clone(),
+            Arc::downgrade(&events),
         ));
         let consumer: Arc<dyn cirrus_engine::StatusConsumer> =
             Arc::new(events::lifecycle::Consumer(Arc::downgrade(&events)));

@@ -621,9 +621,21 @@ fn function_alias(function: &str, name: &str, version: &str) -> FunctionAlias {
 fn route(key: &str, function: &str) -> Route {
     Route {
         route_key: key.into(),
-        function: function.into(),
-        qualifier: "$LATEST".into(),
+        target: RouteTarget::Function {
+            name: function.into(),
+            qualifier: "$LATEST".into(),
+        },
         created_ms: 3000,
+    }
+}
+
+fn workflow_route(key: &str, workflow: &str) -> Route {
+    Route {
+        route_key: key.into(),
+        target: RouteTarget::Workflow {
+            name: workflow.into(),
+        },
+        created_ms: 3100,
     }
 }
 
@@ -1007,8 +1019,10 @@ async fn code_and_routes(s: &dyn Store) {
         "routes by key"
     );
     let mut moved = get.clone();
-    moved.function = "fn-orders-v2".into();
-    moved.qualifier = "live".into();
+    moved.target = RouteTarget::Function {
+        name: "fn-orders-v2".into(),
+        qualifier: "live".into(),
+    };
     moved.created_ms = 3500;
     s.put_route(&moved).await.expect("replace route");
     assert_eq!(
@@ -1016,6 +1030,20 @@ async fn code_and_routes(s: &dyn Store) {
         vec![any.clone(), moved.clone(), post.clone()],
         "putting a route again replaces it"
     );
+    let started = workflow_route("POST /orders", "order");
+    s.put_route(&started).await.expect("a route to a workflow");
+    assert_eq!(
+        s.routes().await.unwrap(),
+        vec![any.clone(), moved.clone(), started.clone()],
+        "a route can change from a function to a workflow"
+    );
+    let mut back = started.clone();
+    back.target = RouteTarget::Function {
+        name: "fn-orders".into(),
+        qualifier: "3".into(),
+    };
+    s.put_route(&back).await.unwrap();
+    assert_eq!(s.routes().await.unwrap()[2], back, "and back");
     assert!(s.delete_route(&post.route_key).await.unwrap());
     assert!(!s.delete_route(&post.route_key).await.unwrap());
     assert!(s.delete_route(&moved.route_key).await.unwrap());
@@ -1062,6 +1090,10 @@ async fn deleting_functions(s: &dyn Store) {
         .await
         .unwrap();
     s.put_route(&route("GET /keep", &keep.name)).await.unwrap();
+    // A workflow that shares the function's name keeps its route.
+    s.put_route(&workflow_route("POST /del", &del.name))
+        .await
+        .unwrap();
 
     assert!(s.delete_function(&del.name).await.unwrap());
     assert_eq!(s.function(&del.name).await.unwrap(), None);
@@ -1075,9 +1107,13 @@ async fn deleting_functions(s: &dyn Store) {
     );
     assert_eq!(
         s.routes().await.unwrap(),
-        vec![route("GET /keep", &keep.name)],
+        vec![
+            route("GET /keep", &keep.name),
+            workflow_route("POST /del", &del.name)
+        ],
         "and the routes naming it, only those"
     );
+    assert!(s.delete_route("POST /del").await.unwrap());
     assert_eq!(
         s.code("sha-del-a").await.unwrap(),
         None,

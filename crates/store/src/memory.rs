@@ -540,7 +540,9 @@ impl Functions for MemoryStore {
             f != name
         });
         g.function_aliases.retain(|(f, _), _| f != name);
-        g.routes.retain(|_, r| r.function != name);
+        g.routes.retain(
+            |_, r| !matches!(&r.target, RouteTarget::Function { name: f, .. } if f == name),
+        );
         for digest in digests {
             let named = g.functions.values().any(|f| f.code_digest == digest)
                 || g.function_versions

@@ -249,15 +249,47 @@ pub struct DeadLetter {
     pub failed_ms: i64,
 }
 
-/// A user route on the routes listener: `GET /orders/{id}` → a function.
+/// A user route on the routes listener: `GET /orders/{id}` → a function or a workflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// `METHOD /path` with `{param}` and a trailing `{proxy+}` allowed; `ANY` as method.
     pub route_key: String,
-    pub function: String,
-    /// `$LATEST`, a version number or an alias.
-    pub qualifier: String,
+    pub target: RouteTarget,
     pub created_ms: i64,
+}
+
+/// What a route runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// A function; `qualifier` is `$LATEST`, a version number or an alias.
+    Function { name: String, qualifier: String },
+    /// A state machine, by name.
+    Workflow { name: String },
+}
+
+impl RouteTarget {
+    /// The stored kind: `function` or `workflow`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RouteTarget::Function { .. } => "function",
+            RouteTarget::Workflow { .. } => "workflow",
+        }
+    }
+
+    /// The function's or the state machine's name.
+    pub fn name(&self) -> &str {
+        match self {
+            RouteTarget::Function { name, .. } | RouteTarget::Workflow { name } => name,
+        }
+    }
+
+    /// The function's qualifier; empty for a workflow.
+    pub fn qualifier(&self) -> &str {
+        match self {
+            RouteTarget::Function { qualifier, .. } => qualifier,
+            RouteTarget::Workflow { .. } => "",
+        }
+    }
 }
 
 /// A configuration document of the event system, kept as JSON text the node defines and

@@ -49,8 +49,8 @@ pub(crate) const INSERT_FUNCTION_ALIAS: &str = "INSERT INTO function_aliases (fu
 pub(crate) const UPDATE_FUNCTION_ALIAS: &str = "UPDATE function_aliases SET version = $3, routing = $4, description = $5, revision_id = $6, created_ms = $7, updated_ms = $8 WHERE function = $1 AND name = $2";
 pub(crate) const PUT_CODE: &str =
     "INSERT INTO code (digest, code) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING";
-pub(crate) const ROUTE_COLUMNS: &str = "route_key, function, qualifier, created_ms";
-pub(crate) const PUT_ROUTE: &str = "INSERT INTO routes (route_key, function, qualifier, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (route_key) DO UPDATE SET function = excluded.function, qualifier = excluded.qualifier, created_ms = excluded.created_ms";
+pub(crate) const ROUTE_COLUMNS: &str = "route_key, kind, target, qualifier, created_ms";
+pub(crate) const PUT_ROUTE: &str = "INSERT INTO routes (route_key, kind, target, qualifier, created_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (route_key) DO UPDATE SET kind = excluded.kind, target = excluded.target, qualifier = excluded.qualifier, created_ms = excluded.created_ms";
 
 pub(crate) const INVOCATION_COLUMNS: &str =
     "id, function, qualifier, payload, attempts, due_ms, created_ms, last_error";
@@ -271,11 +271,25 @@ pub(crate) fn function_alias(r: &impl Columns) -> Result<FunctionAlias> {
 }
 
 pub(crate) fn route(r: &impl Columns) -> Result<Route> {
+    let route_key = r.text(0)?;
+    let kind = r.text(1)?;
+    let name = r.text(2)?;
+    let target = match kind.as_str() {
+        "function" => RouteTarget::Function {
+            name,
+            qualifier: r.text(3)?,
+        },
+        "workflow" => RouteTarget::Workflow { name },
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "route '{route_key}' has the unknown kind '{other}'"
+            )));
+        }
+    };
     Ok(Route {
-        route_key: r.text(0)?,
-        function: r.text(1)?,
-        qualifier: r.text(2)?,
-        created_ms: r.int(3)?,
+        route_key,
+        target,
+        created_ms: r.int(4)?,
     })
 }
 

@@ -297,6 +297,13 @@ async fn put_events(ev: &Events, b: &Body) -> ApiResult {
     }
     // Per entry: the event and its bus, or why it was refused.
     let results: Vec<EntryResult> = entries.iter().map(entry_event).collect();
+    Ok(put_entries(ev, &results).await)
+}
+
+/// Accepts the entries that were read (grouped by bus, one commit per bus) and answers
+/// as PutEvents does: `{"FailedEntryCount", "Entries": [{"EventId"} or {"ErrorCode",
+/// "ErrorMessage"}]}`, in the entries' order.
+pub(crate) async fn put_entries(ev: &Events, results: &[EntryResult]) -> Value {
     let mut buses: Vec<&str> = results
         .iter()
         .filter_map(|r| r.as_ref().ok().map(|(b, _)| b.as_str()))
@@ -342,14 +349,14 @@ async fn put_events(ev: &Events, b: &Body) -> ApiResult {
             }
         })
         .collect();
-    Ok(json!({ "FailedEntryCount": failed, "Entries": out }))
+    json!({ "FailedEntryCount": failed, "Entries": out })
 }
 
 /// A PutEvents entry's bus and event, or its error code and message.
-type EntryResult = Result<(String, CloudEvent), (&'static str, String)>;
+pub(crate) type EntryResult = Result<(String, CloudEvent), (&'static str, String)>;
 
 /// One PutEvents entry as a CloudEvent on its bus.
-fn entry_event(entry: &Value) -> EntryResult {
+pub(crate) fn entry_event(entry: &Value) -> EntryResult {
     let field = |name: &str| {
         entry
             .get(name)

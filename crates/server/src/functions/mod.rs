@@ -7,7 +7,8 @@
 //! - [`queue`]: asynchronous invocations, retries, destinations and dead letters;
 //! - [`logs`]: each invocation's record and output, for `cirrus logs -f`;
 //! - [`lambda`]: the AWS Lambda REST API; [`native`]: the `/v1` routes;
-//! - [`routes`]: the user-route listener.
+//! - [`routes`]: the user-route listener; [`workflow_routes`]: its routes that start
+//!   workflows.
 
 pub mod code;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod native;
 pub mod queue;
 pub mod routes;
 pub mod secrets;
+pub mod workflow_routes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -1017,14 +1019,27 @@ impl Functions {
         Ok(changed)
     }
 
-    /// A destination or dead-letter target: a function (name or ARN) or a state machine.
+    /// A destination or dead-letter target: a function (name or ARN), a state machine, an
+    /// event bus (`arn:aws:events:REGION:ACCOUNT:event-bus/NAME`) or a queue
+    /// (`arn:aws:sqs:REGION:ACCOUNT:NAME`). Only the shape is checked, as Lambda does: a
+    /// target missing when a record is delivered is logged.
     pub fn check_destination(&self, target: &str) -> Result<()> {
         if target.starts_with("arn:aws:states:") && target.contains(":stateMachine:") {
             return Ok(());
         }
+        if destination_bus(target).is_some()
+            || crate::events::queues::queue_of_arn(target).is_some()
+        {
+            return Ok(());
+        }
+        if target.starts_with("arn:aws:events:") || target.starts_with("arn:aws:sqs:") {
+            return Err(FnError::Invalid(format!(
+                "Destination '{target}' is not an event bus ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME) or a queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)"
+            )));
+        }
         self.parse_name(target).map(|_| ()).map_err(|_| {
             FnError::Invalid(format!(
-                "Destination '{target}' is neither a function nor a state machine ARN; Cirrus delivers to those"
+                "Destination '{target}' is not a function, state machine, event bus or queue ARN; Cirrus delivers to those"
             ))
         })
     }
@@ -1037,6 +1052,19 @@ impl Functions {
             Err(e) => (e.body.clone(), Some(e)),
         }
     }
+}
+
+/// The bus an event-bus destination names: `arn:aws:events:REGION:ACCOUNT:event-bus/NAME`.
+pub(crate) fn destination_bus(target: &str) -> Option<&str> {
+    let rest = target.strip_prefix("arn:aws:events:")?;
+    let parts: Vec<&str> = rest.splitn(3, ':').collect();
+    let name = parts.get(2)?.strip_prefix("event-bus/")?;
+    let ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'));
+    ok.then_some(name)
 }
 
 pub(crate) fn parse_config(text: &str) -> Result<FunctionConfig> {

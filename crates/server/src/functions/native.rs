@@ -1,12 +1,17 @@
 //! The native `/v1` routes for functions and user routes (behind the node's bearer token):
 //!
 //! - `GET /v1/functions`; `PUT /v1/functions/{name}` deploys (creates, or updates code and
-//!   configuration; unchanged deploys change nothing); `GET`/`DELETE /v1/functions/{name}`;
+//!   configuration; unchanged deploys change nothing): `code` (base64), `publish`, and the
+//!   fields of the stored configuration by their own names, among them `event_invoke`
+//!   (`{"on_success", "on_failure", "maximum_retry_attempts",
+//!   "maximum_event_age_seconds"}`, replaced as a whole); `GET`/`DELETE
+//!   /v1/functions/{name}`;
 //! - `POST /v1/functions/{name}/invoke` (`?qualifier=`, `?async=true`);
 //! - `POST /v1/functions/{name}/versions`; `PUT /v1/functions/{name}/aliases/{alias}`;
 //! - `GET /v1/functions/{name}/logs?after=SEQ&wait=SECONDS` (long-polls for new records);
 //! - `GET /v1/functions/{name}/dead-letters`;
-//! - `GET`/`PUT /v1/routes`, `DELETE /v1/routes?route=KEY`;
+//! - `GET`/`PUT /v1/routes` (`{"route": "POST /orders", "function": NAME, "qualifier"}`
+//!   or `{"route", "workflow": NAME}`), `DELETE /v1/routes?route=KEY`;
 //! - `GET /v1/secrets` (names only), `PUT`/`DELETE /v1/secrets/{name}`.
 
 use std::collections::HashMap;
@@ -22,7 +27,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use cirrus_runtime::{Payload, Reply};
-use cirrus_store::{FunctionAlias, Page, Route};
+use cirrus_store::{FunctionAlias, Page, Route, RouteTarget};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -165,8 +170,13 @@ async fn delete(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Hand
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Reads the deploy body's configuration fields onto `config`.
-fn apply(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(), NativeError> {
+/// Reads the deploy body's configuration fields onto `config`, checking its destinations
+/// (`event_invoke.on_success`, `event_invoke.on_failure`, `dead_letter_target`).
+fn apply(
+    f: &Functions,
+    config: &mut FunctionConfig,
+    b: &Map<String, Value>,
+) -> Result<(), NativeError> {
     let mut current =
         serde_json::to_value(&*config).map_err(|e| NativeError::bad(e.to_string()))?;
     for (k, v) in b {
@@ -182,6 +192,13 @@ fn apply(config: &mut FunctionConfig, b: &Map<String, Value>) -> Result<(), Nati
     }
     *config = serde_json::from_value(current)
         .map_err(|e| NativeError::bad(format!("the function settings are invalid: {e}")))?;
+    let e = &config.event_invoke;
+    for target in [&e.on_success, &e.on_failure, &config.dead_letter_target]
+        .into_iter()
+        .flatten()
+    {
+        f.check_destination(target)?;
+    }
     Ok(())
 }
 
@@ -208,7 +225,7 @@ async fn deploy(State(node): State<Arc<Node>>, Path(name): Path<String>, body: B
                 )));
             };
             let mut cfg = FunctionConfig::default();
-            apply(&mut cfg, &b)?;
+            apply(f, &mut cfg, &b)?;
             f.create(&name, cfg, &code, false).await?;
             changed = true;
         }
@@ -218,13 +235,13 @@ async fn deploy(State(node): State<Arc<Node>>, Path(name): Path<String>, body: B
                 && super::code::digest_of_upload(&code, &current) != func.code_digest
             {
                 let mut cfg = current.clone();
-                apply(&mut cfg, &b)?;
+                apply(f, &mut cfg, &b)?;
                 // The runtime may change with the code.
                 f.update_code_and_config(&name, &code, cfg).await?;
                 changed = true;
             } else {
                 let mut cfg = current.clone();
-                apply(&mut cfg, &b)?;
+                apply(f, &mut cfg, &b)?;
                 let mut validated = cfg.clone();
                 validated.validate().map_err(FnError::from)?;
                 let mut normalised = current.clone();
@@ -477,11 +494,19 @@ async fn list_routes(State(node): State<Arc<Node>>) -> Handled {
         .routes()
         .await
         .map_err(FnError::from)?;
-    let items: Vec<Value> = routes
-        .iter()
-        .map(|r| json!({ "route": r.route_key, "function": r.function, "qualifier": r.qualifier }))
-        .collect();
+    let items: Vec<Value> = routes.iter().map(route_json).collect();
     ok(json!({ "routes": items }))
+}
+
+/// A route as the API shows it: `{"route", "function", "qualifier"}` or
+/// `{"route", "workflow"}`.
+fn route_json(r: &Route) -> Value {
+    match &r.target {
+        RouteTarget::Function { name, qualifier } => {
+            json!({ "route": r.route_key, "function": name, "qualifier": qualifier })
+        }
+        RouteTarget::Workflow { name } => json!({ "route": r.route_key, "workflow": name }),
+    }
 }
 
 async fn put_route(State(node): State<Arc<Node>>, body: Body) -> Handled {
@@ -491,27 +516,86 @@ async fn put_route(State(node): State<Arc<Node>>, body: Body) -> Handled {
         NativeError::bad("'route' is required (for example \"GET /orders/{id}\")")
     })?;
     super::routes::parse_route_key(key).map_err(NativeError::bad)?;
-    let function = b
-        .get("function")
-        .and_then(Value::as_str)
-        .ok_or_else(|| NativeError::bad("'function' is required"))?;
-    let (function, q) = f.parse_name(function)?;
-    let qualifier = match b.get("qualifier").and_then(Value::as_str) {
-        Some(q) => q.to_owned(),
-        None => q.unwrap_or_else(|| "$LATEST".into()),
+    if let Some(unknown) = b
+        .keys()
+        .find(|k| !matches!(k.as_str(), "route" | "function" | "qualifier" | "workflow"))
+    {
+        return Err(NativeError::bad(format!(
+            "'{unknown}' is not a field of a route (route, function, qualifier, workflow)"
+        )));
+    }
+    let name_of = |field: &str| match b.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.as_str())),
+        Some(_) => Err(NativeError::bad(format!(
+            "'{field}' must be a name (a non-empty string)"
+        ))),
     };
-    f.function(&function).await?;
+    let target = match (name_of("function")?, name_of("workflow")?) {
+        (Some(function), None) => {
+            let (name, q) = f.parse_name(function)?;
+            let qualifier = match name_of("qualifier")? {
+                Some(q) => q.to_owned(),
+                None => q.unwrap_or_else(|| "$LATEST".into()),
+            };
+            f.function(&name).await?;
+            RouteTarget::Function { name, qualifier }
+        }
+        (None, Some(workflow)) => {
+            if b.get("qualifier").is_some_and(|q| !q.is_null()) {
+                return Err(NativeError::bad(
+                    "'qualifier' is for function routes; a workflow route runs the state machine",
+                ));
+            }
+            RouteTarget::Workflow {
+                name: workflow_name(&node, workflow).await?,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(NativeError::bad(
+                "a route runs either a 'function' or a 'workflow', not both",
+            ));
+        }
+        (None, None) => {
+            return Err(NativeError::bad(
+                "'function' or 'workflow' is required (what the route runs)",
+            ));
+        }
+    };
     let route = Route {
         route_key: key.to_owned(),
-        function,
-        qualifier,
+        target,
         created_ms: cirrus_engine::now_ms(),
     };
     f.store().put_route(&route).await.map_err(FnError::from)?;
     f.routes.reload(&**f.store()).await?;
-    ok(
-        json!({ "route": route.route_key, "function": route.function, "qualifier": route.qualifier }),
-    )
+    ok(route_json(&route))
+}
+
+/// The state machine a route names (by name or ARN), which must exist.
+async fn workflow_name(node: &Node, given: &str) -> Result<String, NativeError> {
+    let partition = &node.engine.config().partition;
+    let arn = if given.starts_with("arn:") {
+        match cirrus_engine::arn::machine_ref(given) {
+            Some(cirrus_engine::arn::MachineRef::Machine { arn }) => arn,
+            _ => {
+                return Err(NativeError::bad(format!(
+                    "'{given}' is not a state machine ARN (a route runs the state machine, not a version or alias)"
+                )));
+            }
+        }
+    } else {
+        partition.machine(given)
+    };
+    match node.engine.machine(&arn).await {
+        Ok(m) => Ok(m.name),
+        Err(cirrus_engine::EngineError::StateMachineDoesNotExist(_)) => Err(NativeError::new(
+            StatusCode::NOT_FOUND,
+            "StateMachineDoesNotExist",
+            format!("the workflow '{given}' does not exist"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn delete_route(State(node): State<Arc<Node>>, Query(q): Params) -> Handled {

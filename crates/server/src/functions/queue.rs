@@ -3,7 +3,8 @@
 //! is tried again after the function's back-off (`async_retry_base`, doubling) up to its
 //! `MaximumRetryAttempts`; a throttled one is tried again (without counting) until the
 //! event is older than `MaximumEventAgeInSeconds`. Then the event goes to the dead letters,
-//! with the reason, and to the on-failure destination if there is one. An event leaves the
+//! with the reason, and to the on-failure destination if there is one. Destinations are
+//! functions, state machines, event buses and queues (`send_to`). An event leaves the
 //! queue only when it was delivered or dead-lettered, so a crash delivers it again rather
 //! than losing it.
 
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cirrus_events::CloudEvent;
 use cirrus_runtime::Payload;
 use cirrus_store::{DeadLetter, QueuedInvocation};
 use serde_json::{Value, json};
@@ -309,7 +311,9 @@ fn destination_record(
 }
 
 /// Delivers a destination record: a state machine starts an execution with it; a function
-/// gets it as an asynchronous event.
+/// gets it as an asynchronous event; an event bus gets it as the `detail` of an event from
+/// `lambda` (`Lambda Function Invocation Result - Success` or `- Failure`, with the bus and
+/// the function version as `resources`, as Lambda sends it); a queue gets it as a message.
 async fn send_to(functions: &Functions, target: &str, record: Value) {
     let result = if target.starts_with("arn:aws:states:") {
         match functions.engine() {
@@ -324,6 +328,25 @@ async fn send_to(functions: &Functions, target: &str, record: Value) {
                 .map_err(|e| e.to_string()),
             None => Err("the engine is not running".into()),
         }
+    } else if let Some(bus) = super::destination_bus(target) {
+        match functions.events() {
+            Some(events) => events
+                .accept(bus, &[result_event(target, &record)], None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Err("the event system is not running".into()),
+        }
+    } else if let Some(queue) = crate::events::queues::queue_of_arn(target) {
+        match functions.events() {
+            Some(events) => events
+                .queues
+                .send(queue, record.to_string(), Value::Null)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            None => Err("the event system is not running".into()),
+        }
     } else {
         match functions.parse_name(target) {
             Ok((name, q)) => functions
@@ -336,5 +359,54 @@ async fn send_to(functions: &Functions, target: &str, record: Value) {
     };
     if let Err(e) = result {
         tracing::warn!(target, err = %e, "cannot deliver to the destination");
+    }
+}
+
+/// The event a bus destination receives for a destination record.
+fn result_event(bus_arn: &str, record: &Value) -> CloudEvent {
+    let outcome = if record["requestContext"]["condition"] == "Success" {
+        "Success"
+    } else {
+        "Failure"
+    };
+    let mut e = CloudEvent::new(
+        cirrus_engine::uuid(),
+        "lambda",
+        format!("Lambda Function Invocation Result - {outcome}"),
+    );
+    e.datacontenttype = Some("application/json".into());
+    e.data = Some(record.clone());
+    let function = record["requestContext"]["functionArn"].clone();
+    e.extensions
+        .insert("resources".into(), json!([bus_arn, function]));
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_event_is_from_lambda_and_names_the_outcome() {
+        let record = json!({
+            "requestContext": { "condition": "Success", "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST" },
+            "responsePayload": { "alert": true },
+        });
+        let bus = "arn:aws:events:us-east-1:000000000000:event-bus/default";
+        let e = result_event(bus, &record);
+        let eb = e.to_eventbridge("000000000000", "us-east-1");
+        assert_eq!(eb["source"], "lambda");
+        assert_eq!(
+            eb["detail-type"],
+            "Lambda Function Invocation Result - Success"
+        );
+        assert_eq!(eb["detail"], record);
+        assert_eq!(eb["resources"][1], record["requestContext"]["functionArn"]);
+        let mut failed = record;
+        failed["requestContext"]["condition"] = json!("RetriesExhausted");
+        assert_eq!(
+            result_event(bus, &failed).ty,
+            "Lambda Function Invocation Result - Failure"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! User routes: the second listener (127.0.0.1:9080 by default), public, where
-//! `GET /orders/{id}` runs a function. Wasm functions get the request itself; process
-//! functions get API Gateway's HTTP API (v2) event, so Lambda HTTP handlers run unchanged.
+//! `GET /orders/{id}` runs a function or starts a workflow. Wasm functions get the request
+//! itself; process functions get API Gateway's HTTP API (v2) event, so Lambda HTTP
+//! handlers run unchanged. Workflow routes are [`super::workflow_routes`].
 //!
 //! A route key is `METHOD /path` (or `ANY /path`), whose segments are literals, `{name}`
 //! parameters, or a final greedy `{name+}`. The most specific route wins: literal
@@ -15,7 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cirrus_runtime::{HttpRequest, Payload, Reply};
-use cirrus_store::{Route, Store};
+use cirrus_store::{Route, RouteTarget, Store};
 use http::StatusCode;
 use serde_json::json;
 
@@ -228,7 +229,7 @@ pub async fn serve(
         .await
 }
 
-fn message(status: StatusCode, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, text: &str) -> Response {
     (status, axum::Json(json!({ "message": text }))).into_response()
 }
 
@@ -257,8 +258,10 @@ async fn handle(
             Ok(r) if r.config.url.is_some() => (
                 Route {
                     route_key: "$default".into(),
-                    function: name.clone(),
-                    qualifier: "$LATEST".into(),
+                    target: RouteTarget::Function {
+                        name: name.clone(),
+                        qualifier: "$LATEST".into(),
+                    },
                     created_ms: 0,
                 },
                 BTreeMap::new(),
@@ -274,6 +277,19 @@ async fn handle(
         Ok(b) => b,
         Err(_) => return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
     };
+    let (function, qualifier) = match &route.target {
+        RouteTarget::Function { name, qualifier } => (name.as_str(), qualifier.as_str()),
+        RouteTarget::Workflow { name } => {
+            return super::workflow_routes::handle(
+                &functions,
+                &route.route_key,
+                name,
+                &parts.headers,
+                &body,
+            )
+            .await;
+        }
+    };
     let request = HttpRequest {
         method: parts.method.clone(),
         uri: parts.uri.clone(),
@@ -283,15 +299,9 @@ async fn handle(
         path_parameters,
         source_ip: peer.ip().to_string(),
     };
-    let qualifier = (route.qualifier != "$LATEST").then_some(route.qualifier.as_str());
+    let qualifier = (qualifier != "$LATEST").then_some(qualifier);
     let invoked = functions
-        .invoke(
-            &route.function,
-            qualifier,
-            Payload::Http(request),
-            None,
-            None,
-        )
+        .invoke(function, qualifier, Payload::Http(request), None, None)
         .await;
     match invoked {
         Ok(invoked) => match invoked.outcome.result {
@@ -303,7 +313,7 @@ async fn handle(
             }
             Ok(Reply::Event(b)) => ok_json(b),
             Err(e) => {
-                tracing::debug!(function = %route.function, error = %e.error_type, "route handler failed");
+                tracing::debug!(function, error = %e.error_type, "route handler failed");
                 message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         },
@@ -312,7 +322,7 @@ async fn handle(
             message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
         }
         Err(e) => {
-            tracing::warn!(function = %route.function, err = %e, "route cannot reach its function");
+            tracing::warn!(function, err = %e, "route cannot reach its function");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
@@ -341,8 +351,10 @@ mod tests {
     fn route(key: &str) -> Route {
         Route {
             route_key: key.into(),
-            function: key.into(),
-            qualifier: "$LATEST".into(),
+            target: RouteTarget::Function {
+                name: key.into(),
+                qualifier: "$LATEST".into(),
+            },
             created_ms: 0,
         }
     }

@@ -167,7 +167,7 @@ fn paths() -> Value {
     m.insert("/v1/functions/{name}/code".into(), json!({ "get": op("The function's code ($LATEST)", "functions", json!([fname()]), None, json!({ "200": { "description": "The component or zip" } })) }));
     m.insert("/v1/routes".into(), json!({
         "get": op("User routes", "routes", json!([]), None, returns("200", "AnyJson")),
-        "put": op("Route requests like GET /orders/{id} to a function", "routes", json!([]), Some("Route"), returns("200", "Route")),
+        "put": op("Route requests like GET /orders/{id} to a function, or POST /orders to a workflow", "routes", json!([]), Some("Route"), returns("200", "Route")),
         "delete": op("Delete a route", "routes", json!([query_param("route", "The route key, e.g. GET /orders/{id}", "string")]), None, empty("204")) }));
     crate::events::queues_native::openapi_paths(&mut m);
     events_paths(&mut m);
@@ -307,6 +307,6 @@ fn schemas() -> Value {
                     "requestId": { "type": "string" }, "version": { "type": "string" }, "coldStart": { "type": "boolean" },
                     "durationMs": { "type": "number" }, "logs": { "type": "string" } } }));
     m.insert("LogRecords".into(), json!({ "type": "object", "properties": { "records": { "type": "array", "items": { "type": "object" } }, "next": { "type": "integer" } } }));
-    m.insert("Route".into(), json!({ "type": "object", "required": ["route", "function"], "properties": { "route": { "type": "string" }, "function": { "type": "string" }, "qualifier": { "type": "string" } } }));
+    m.insert("Route".into(), json!({ "type": "object", "required": ["route"], "description": "Exactly one of function (with an optional qualifier) and workflow", "properties": { "route": { "type": "string" }, "function": { "type": "string" }, "qualifier": { "type": "string" }, "workflow": { "type": "string", "description": "A state machine: STANDARD answers 202 {executionArn, startDate}, EXPRESS 200 with the output" } } }));
     Value::Object(m)
 }

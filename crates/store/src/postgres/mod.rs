@@ -160,6 +160,11 @@ CREATE TABLE queue_messages (
 CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_ms, sent_ms, id);
 CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
 "#,
+    // Routes run functions or workflows: `kind` says which, `target` names it.
+    r#"
+ALTER TABLE routes RENAME COLUMN function TO target;
+ALTER TABLE routes ADD COLUMN kind TEXT NOT NULL DEFAULT 'function';
+"#,
 ];
 
 const WRITERS: usize = 3;

@@ -543,7 +543,7 @@ impl Functions for PostgresStore {
             .query_one(
                 "WITH v AS (DELETE FROM function_versions WHERE function = $1 RETURNING code_digest),
                       a AS (DELETE FROM function_aliases WHERE function = $1),
-                      r AS (DELETE FROM routes WHERE function = $1),
+                      r AS (DELETE FROM routes WHERE target = $1 AND kind = 'function'),
                       f AS (DELETE FROM functions WHERE name = $1 RETURNING code_digest),
                       c AS (DELETE FROM code WHERE digest IN (SELECT code_digest FROM v
                                                             UNION SELECT code_digest FROM f)
@@ -735,7 +735,13 @@ impl Functions for PostgresStore {
     async fn put_route(&self, r: &Route) -> Result<()> {
         self.execute(
             sql::PUT_ROUTE,
-            &[&r.route_key, &r.function, &r.qualifier, &r.created_ms],
+            &[
+                &r.route_key,
+                &r.target.kind(),
+                &r.target.name(),
+                &r.target.qualifier(),
+                &r.created_ms,
+            ],
         )
         .await?;
         Ok(())

@@ -152,6 +152,11 @@ CREATE TABLE queue_messages (
 CREATE INDEX queue_messages_visible ON queue_messages (queue, visible_ms, sent_ms, id);
 CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
 "#,
+    // Routes run functions or workflows: `kind` says which, `target` names it.
+    r#"
+ALTER TABLE routes RENAME COLUMN function TO target;
+ALTER TABLE routes ADD COLUMN kind TEXT NOT NULL DEFAULT 'function';
+"#,
 ];
 
 /// How hard commits hold on.
@@ -694,6 +699,50 @@ mod tests {
         assert_eq!(store.definition("d").await.unwrap().as_deref(), Some("{}"));
         assert_eq!(store.queued_invocations().await.unwrap(), 0);
         assert!(store.routes().await.unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Routes stored before routes could start workflows (schema version 3) run the
+    /// functions they ran.
+    #[tokio::test]
+    async fn a_version_3_route_stays_a_function_route() {
+        let dir = std::env::temp_dir().join(format!("cirrus-store-v3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v3.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+            )
+            .unwrap();
+            for (i, script) in SCHEMA[..3].iter().enumerate() {
+                c.execute_batch(script).unwrap();
+                c.execute(
+                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                    params![i as i64 + 1],
+                )
+                .unwrap();
+            }
+            c.execute(
+                "INSERT INTO routes (route_key, function, qualifier, created_ms) VALUES ('GET /a', 'fa', 'live', 7)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Durability::Normal).expect("migrate");
+        assert_eq!(
+            store.routes().await.unwrap(),
+            vec![Route {
+                route_key: "GET /a".into(),
+                target: RouteTarget::Function {
+                    name: "fa".into(),
+                    qualifier: "live".into()
+                },
+                created_ms: 7,
+            }]
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

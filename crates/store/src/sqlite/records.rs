@@ -606,10 +606,15 @@ impl Functions for SqliteStore {
                 params![name],
                 |r| r.text(0),
             )?;
-            for table in ["function_versions", "function_aliases", "routes"] {
+            for table in ["function_versions", "function_aliases"] {
                 prep(c, &format!("DELETE FROM {table} WHERE function = ?1"))?
                     .execute(params![name])?;
             }
+            prep(
+                c,
+                "DELETE FROM routes WHERE target = ?1 AND kind = 'function'",
+            )?
+            .execute(params![name])?;
             let existed =
                 prep(c, "DELETE FROM functions WHERE name = ?1")?.execute(params![name])? > 0;
             let mut unnamed = prep(
@@ -836,8 +841,9 @@ impl Functions for SqliteStore {
         self.write(move |c| {
             prep(c, sql::PUT_ROUTE)?.execute(params![
                 r.route_key,
-                r.function,
-                r.qualifier,
+                r.target.kind(),
+                r.target.name(),
+                r.target.qualifier(),
                 r.created_ms
             ])?;
             Ok(())

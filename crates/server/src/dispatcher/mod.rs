@@ -1,8 +1,19 @@
-//! The node's dispatcher: HTTP Tasks through the shared HTTP client, and function Tasks
+//! The node's dispatcher: HTTP Tasks through the shared HTTP client, function Tasks
 //! (a Lambda ARN, `arn:aws:states:::lambda:invoke`, or a Cirrus function name) through the
-//! function pools.
+//! function pools, and the service integrations of the node's own services:
+//! `sqs:sendMessage` ([`send_message`]) and `events:putEvents` ([`put_events`]), each also
+//! as `.waitForTaskToken` (the engine then waits for the token it put in the parameters).
+//! Any other service integration fails with `States.Runtime`, naming the resource.
+//!
+//! Dispatch is at-least-once: a Task dispatched before a crash and not yet recorded is
+//! dispatched again when the node restarts, so a message may be sent, or an event put,
+//! twice. Functions get the attempt's request id to deduplicate with; events put by
+//! `putEvents` get ids derived from it; queue messages do not (SQS has no such key).
 
-use std::sync::Arc;
+mod put_events;
+mod send_message;
+
+use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,20 +23,36 @@ use cirrus_runtime::Payload;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::events::Events;
 use crate::functions::{FnError, Functions};
 use crate::http_task::HttpTasks;
 
 pub struct NodeDispatcher {
     http: HttpTasks,
     functions: Arc<Functions>,
+    /// The event system owns the engine that owns this dispatcher: a weak reference, so
+    /// that neither keeps the other alive.
+    events: Weak<Events>,
 }
 
 impl NodeDispatcher {
-    pub fn new(region: &str, max_response_bytes: usize, functions: Arc<Functions>) -> Self {
+    pub fn new(
+        region: &str,
+        max_response_bytes: usize,
+        functions: Arc<Functions>,
+        events: Weak<Events>,
+    ) -> Self {
         NodeDispatcher {
             http: HttpTasks::new(max_response_bytes).with_region(region),
             functions,
+            events,
         }
+    }
+
+    fn events(&self) -> Result<Arc<Events>, Failure> {
+        self.events
+            .upgrade()
+            .ok_or_else(|| Failure::new("States.Runtime", "The node is shutting down"))
     }
 }
 
@@ -164,6 +191,29 @@ impl Dispatcher for NodeDispatcher {
             "SdkResponseMetadata": { "RequestId": invoked.request_id },
             "StatusCode": 200,
         }))
+    }
+
+    async fn call_service(&self, call: &TaskCall) -> Result<Value, Failure> {
+        let resource = call.resource.as_str();
+        let service = resource
+            .strip_suffix(".waitForTaskToken")
+            .unwrap_or(resource);
+        match service {
+            "arn:aws:states:::sqs:sendMessage" => {
+                let events = self.events()?;
+                send_message::send_message(&events.queues, &call.payload).await
+            }
+            "arn:aws:states:::events:putEvents" => {
+                let events = self.events()?;
+                put_events::put_events(&events, call).await
+            }
+            _ => Err(Failure::new(
+                "States.Runtime",
+                format!(
+                    "Cirrus does not integrate with the service of '{resource}' (it integrates with lambda:invoke, http:invoke, states:startExecution, sqs:sendMessage and events:putEvents)."
+                ),
+            )),
+        }
     }
 
     async fn call_http(&self, call: &TaskCall) -> Result<Value, Failure> {
