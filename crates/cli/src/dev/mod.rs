@@ -289,13 +289,22 @@ impl Session {
             }
             let hints = m.app.as_ref().map(|a| a.try_commands.as_slice());
             if let Some(hints) = hints.filter(|h| !h.is_empty()) {
-                println!("Try:");
-                for h in hints {
-                    println!(
-                        "  {}",
-                        h.replace("{routes}", &self.routes)
-                            .replace("{api}", &self.api)
-                    );
+                let cwd = std::env::current_dir().ok();
+                let cd = (cwd.as_deref() != Some(dir)).then(|| {
+                    let shown = cwd
+                        .as_deref()
+                        .and_then(|c| dir.strip_prefix(c).ok())
+                        .unwrap_or(dir);
+                    shell_word(&shown.display().to_string())
+                });
+                let places = Places {
+                    routes: &self.routes,
+                    api: &self.api,
+                    cirrus: &cirrus_command(),
+                };
+                println!("Try, in another shell:");
+                for line in hint_lines(hints, cd.as_deref(), &places) {
+                    println!("  {line}");
                 }
             }
         }
@@ -308,4 +317,97 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What hints' placeholders stand for.
+struct Places<'a> {
+    /// `{routes}`: the user routes' base URL.
+    routes: &'a str,
+    /// `{api}`: the control plane's base URL.
+    api: &'a str,
+    /// `{cirrus}`: how to run this binary.
+    cirrus: &'a str,
+}
+
+/// The manifest's `try` hints as printed: placeholders filled, and first a `cd` into the
+/// project when dev was started from elsewhere (hints name the project's files).
+fn hint_lines(hints: &[String], cd: Option<&str>, places: &Places<'_>) -> Vec<String> {
+    cd.map(|d| format!("cd {d}"))
+        .into_iter()
+        .chain(hints.iter().map(|h| {
+            h.replace("{routes}", places.routes)
+                .replace("{api}", places.api)
+                .replace("{cirrus}", places.cirrus)
+        }))
+        .collect()
+}
+
+/// `cirrus` when that name on the `PATH` is this binary, else this binary's full path
+/// (as after `cargo run`, which puts nothing on the `PATH`).
+fn cirrus_command() -> String {
+    let Ok(me) = std::env::current_exe() else {
+        return "cirrus".into();
+    };
+    let me = me.canonicalize().unwrap_or(me);
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|p| {
+            p.join("cirrus")
+                .canonicalize()
+                .is_ok_and(|found| found == me)
+        })
+    });
+    if on_path {
+        "cirrus".into()
+    } else {
+        shell_word(&me.display().to_string())
+    }
+}
+
+/// A path as one shell word.
+fn shell_word(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_get_their_places_and_a_cd_when_started_elsewhere() {
+        let places = Places {
+            routes: "http://127.0.0.1:9080",
+            api: "http://127.0.0.1:9070",
+            cirrus: "/opt/cirrus/bin/cirrus",
+        };
+        let hints = vec![
+            "curl -X POST {routes}/orders -d @order.json".to_owned(),
+            "{cirrus} start order --wait   # via {api}".to_owned(),
+        ];
+        assert_eq!(
+            hint_lines(&hints, Some("examples/order-pipeline"), &places),
+            [
+                "cd examples/order-pipeline",
+                "curl -X POST http://127.0.0.1:9080/orders -d @order.json",
+                "/opt/cirrus/bin/cirrus start order --wait   # via http://127.0.0.1:9070",
+            ]
+        );
+        assert_eq!(hint_lines(&hints, None, &places).len(), 2);
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell_only_when_needed() {
+        assert_eq!(
+            shell_word("examples/order-pipeline"),
+            "examples/order-pipeline"
+        );
+        assert_eq!(shell_word("my shop"), "'my shop'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
 }
