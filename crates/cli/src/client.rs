@@ -372,7 +372,8 @@ fn compact(v: &Value) -> String {
     }
 }
 
-fn shorten(s: &str, max: usize) -> String {
+/// `s`, cut to `max` characters with an ellipsis.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

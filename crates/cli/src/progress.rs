@@ -38,7 +38,7 @@ impl Step {
                 let mut frame = 0;
                 while !s.load(Ordering::Relaxed) {
                     let line = last.lock().map(|g| g.clone()).unwrap_or_default();
-                    let line = shorten(&line, LAST_LINE_CHARS);
+                    let line = crate::client::shorten(&line, LAST_LINE_CHARS);
                     let mut err = std::io::stderr().lock();
                     let _ = write!(
                         err,
@@ -209,14 +209,6 @@ pub fn size(bytes: usize) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
         b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let cut: String = s.chars().take(max - 1).collect();
-    format!("{cut}…")
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ function = "greet"
         &[&format!("POST {routes}/greet"), "function greet"],
         Duration::from_secs(5),
     );
-    out.wait_for(&["Try:"], Duration::from_secs(5));
+    out.wait_for(&["Try, in another shell:"], Duration::from_secs(5));
     out.wait_for(
         &[&format!("curl -X POST {routes}/greet")],
         Duration::from_secs(5),

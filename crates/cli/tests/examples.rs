@@ -101,6 +101,10 @@ impl Dev {
             "the manifest to be deployed",
             |d| (d.call("GET", &format!("/v1/apps/{example}"), None).0 == 200).then_some(()),
         );
+        // The banner follows the deploy.
+        dev.wait(Duration::from_secs(30), "the banner", |d| {
+            d.output().contains("Watching").then_some(())
+        });
         dev
     }
 
@@ -483,7 +487,7 @@ fn scheduled_report() {
 fn utc_in(secs: i64) -> String {
     let now = support::now_ms() / 1000 + secs;
     let (days, rem) = (now.div_euclid(86_400), now.rem_euclid(86_400));
-    let (y, m, d) = civil(days);
+    let (y, m, d) = cirrus_asl::timestamp::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
         rem / 3600,
@@ -494,22 +498,8 @@ fn utc_in(secs: i64) -> String {
 
 fn yesterday_utc() -> String {
     let days = support::now_ms() / 1000 / 86_400 - 1;
-    let (y, m, d) = civil(days);
+    let (y, m, d) = cirrus_asl::timestamp::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The examples' Rust functions keep their logic in modules that build on the host; their

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NodeProcess, eventually, http, temp_dir};
+use support::{NodeProcess, eventually, http, ok, temp_dir};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -27,16 +27,6 @@ fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
         )
         .output()
         .expect("cirrus runs")
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn get(base: &str, path: &str) -> (u16, String) {

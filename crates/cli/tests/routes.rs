@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NodeProcess, eventually, temp_dir};
+use support::{NodeProcess, eventually, ok, temp_dir};
 
 fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cirrus"))
@@ -18,16 +18,6 @@ fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
         .arg(&node.data)
         .output()
         .expect("cirrus runs")
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn machine(node: &NodeProcess, name: &str, kind: &str, definition: Value) {
