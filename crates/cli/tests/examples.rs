@@ -433,9 +433,36 @@ fn iot_sensors() {
         dev.logs("page")
             .contains(&format!("CRITICAL: {sensor} is at 47.5"))
     );
-    // A reading that is not one: retried, then kept as a dead letter, nothing alerted.
-    let (status, _) = dev.call("GET", "/v1/functions/check-reading/dead-letters", None);
-    assert_eq!(status, 200);
+    // A reading that is not one: retried twice, then kept as a dead letter; no alert.
+    let published = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1"])
+        .args(["-t", &format!("sensors/{sensor}/readings")])
+        .args(["-m", r#"{"temperature": "hot"}"#])
+        .status()
+        .expect("mosquitto_pub (Debian's mosquitto-clients) runs");
+    assert!(published.success());
+    let dead = dev.wait(Duration::from_secs(60), "the dead letter", |d| {
+        let (_, v) = d.call("GET", "/v1/functions/check-reading/dead-letters", None);
+        v.to_string()
+            .contains("temperature must be a number")
+            .then_some(v)
+    });
+    assert!(dead.to_string().contains(&sensor), "{dead}");
+    assert!(
+        dev.logs("check-reading")
+            .matches("temperature must be a number")
+            .count()
+            >= 3
+    );
+    let (_, more) = dev.call(
+        "POST",
+        "/v1/queues/alerts/receive",
+        Some(&json!({"max": 10, "waitSeconds": 1})),
+    );
+    assert!(
+        !more.to_string().contains(&sensor),
+        "no alert for it: {more}"
+    );
 }
 
 #[test]
