@@ -138,12 +138,22 @@ pub fn dev(args: DevArgs) -> Result<ExitCode> {
     session.apply();
     session.banner(&node, &shown_dir);
     let mut watcher = watch::Watcher::new(&dir, QUIET);
+    // Files changed while an apply ran (an edit saved during a build) are applied once
+    // more; if that follow-up finds changes again, they are what the build writes, and the
+    // folder as it then is counts as unchanged.
+    let mut follow_up = false;
     // Until Ctrl-C (or the signal task's end).
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(SCAN_EVERY) {
-        if let Some(changed) = watcher.poll(Instant::now()) {
-            session.changed(&changed);
-            // What the build wrote is not a change of the user's.
-            watcher.rescan();
+        match watcher.poll(Instant::now()) {
+            Some(changed) => {
+                session.changed(&changed);
+                if follow_up {
+                    watcher.rescan();
+                }
+                follow_up = !follow_up;
+            }
+            None if !watcher.pending() => follow_up = false,
+            None => {}
         }
     }
     println!("{}", style.dev(now_ms(), "stopping the node"));

@@ -190,6 +190,11 @@ impl Watcher {
         }
     }
 
+    /// Whether changes were seen that are not quiet yet.
+    pub fn pending(&self) -> bool {
+        !self.debounce.pending.is_empty()
+    }
+
     /// Scans again; the files changed since, once they have been quiet for a moment.
     pub fn poll(&mut self, now: Instant) -> Option<Vec<PathBuf>> {
         let scan = Scan::of(&self.root);
