@@ -420,6 +420,63 @@ fn history_is_recorded_when_asked() {
     );
 }
 
+/// A callback task records `TaskSubmitted` once its token is delivered and keeps waiting;
+/// a delivery reported after the token was answered records nothing.
+#[test]
+fn a_callback_task_is_submitted_then_waits_for_its_token() {
+    let definition = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+        "End": true
+    }}});
+    let options = Options {
+        record_history: true,
+        ..Options::default()
+    };
+    let types = |exec: &mut Execution| -> Vec<String> {
+        exec.take_history()
+            .iter()
+            .map(|e| e.event_type.as_str().to_owned())
+            .collect()
+    };
+    let mut exec = start_with(definition.clone(), json!({}), options.clone());
+    let effects = exec.run(at(0));
+    let task = invocations(&effects)[0].task;
+    types(&mut exec);
+    exec.task_submitted(task, json!({"MessageId": "m-1"}));
+    let effects = exec.run(at(5));
+    assert!(finished(&effects).is_none(), "it still waits for the token");
+    let submitted = exec.take_history();
+    assert_eq!(submitted.len(), 1);
+    assert_eq!(submitted[0].event_type.as_str(), "TaskSubmitted");
+    assert_eq!(
+        submitted[0].details["output"],
+        json!(r#"{"MessageId":"m-1"}"#)
+    );
+    exec.task_succeeded(task, json!({"ok": true}));
+    let effects = exec.run(at(10));
+    assert_eq!(
+        finished(&effects),
+        Some(&Outcome::Succeeded(json!({"ok": true})))
+    );
+    assert_eq!(
+        types(&mut exec),
+        ["TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+    );
+
+    // Answered before the delivery was reported: nothing more is recorded.
+    let mut exec = start_with(definition, json!({}), options);
+    let effects = exec.run(at(0));
+    let task = invocations(&effects)[0].task;
+    exec.task_succeeded(task, json!({}));
+    exec.run(at(5));
+    types(&mut exec);
+    exec.task_submitted(task, json!({}));
+    assert!(exec.run(at(10)).is_empty());
+    assert!(types(&mut exec).is_empty());
+}
+
 #[test]
 fn an_endless_loop_fails_at_the_history_limit() {
     let mut exec = start(

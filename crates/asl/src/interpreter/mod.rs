@@ -270,6 +270,8 @@ enum Inbound {
     Fired(u64),
     /// A worker took an activity task.
     Started(u64, String),
+    /// A `.waitForTaskToken` task's call succeeded (its token is delivered).
+    Submitted(u64, Value),
 }
 
 impl Execution {
@@ -451,6 +453,16 @@ impl Execution {
         self.state
             .inbox
             .push_back(Inbound::Started(task.0, worker.to_owned()));
+    }
+
+    /// The call of the `.waitForTaskToken` task `task` succeeded: the message or
+    /// invocation carrying its token was delivered, and `response` is what the service
+    /// answered. Records `TaskSubmitted`; the task still waits for its token. Ignored
+    /// once the task has its result.
+    pub fn task_submitted(&mut self, task: TaskId, response: Value) {
+        self.state
+            .inbox
+            .push_back(Inbound::Submitted(task.0, response));
     }
 
     /// The task `task` is alive: its heartbeat timeout starts again.
@@ -709,6 +721,7 @@ impl ExecutionState {
             }
             Inbound::Heartbeat(task) => self.on_heartbeat(task, now),
             Inbound::Started(task, worker) => self.on_started(task, &worker, now),
+            Inbound::Submitted(task, response) => self.on_submitted(machine, task, &response, now),
             Inbound::Fired(timer) => match self.timers.remove(&timer) {
                 Some(Timer::Resume(fid)) => self.on_resume(machine, fid, timer, now),
                 Some(Timer::TaskTimeout(task)) => {

@@ -701,6 +701,40 @@ impl ExecutionState {
         );
     }
 
+    pub(super) fn on_submitted(
+        &mut self,
+        m: &StateMachine,
+        task: u64,
+        response: &Value,
+        now: Timestamp,
+    ) {
+        let Some(&fid) = self.tasks.get(&task) else {
+            return;
+        };
+        let Some(frame) = self.frames.get(fid as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let Step::Task {
+            at, task: waiting, ..
+        } = &frame.step
+        else {
+            return;
+        };
+        if *waiting != task {
+            return;
+        }
+        let StateKind::Task(t) = &m.graph(frame.graph).state(at.state).kind else {
+            return;
+        };
+        let resource = t.resource.clone();
+        self.emit(
+            fid,
+            now,
+            EventType::TaskSubmitted,
+            || json!({ "resource": resource, "output": to_json(response) }),
+        );
+    }
+
     pub(super) fn on_heartbeat(&mut self, task: u64, now: Timestamp) {
         let Some(&fid) = self.tasks.get(&task) else {
             return;
