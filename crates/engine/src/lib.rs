@@ -193,7 +193,8 @@ impl Engine {
     }
 
     /// Resumes after a restart: tasks dispatched but not recorded are dispatched again
-    /// (at-least-once), and executions that stopped with work left continue.
+    /// (at-least-once; a callback task only until its delivery is recorded, see [`run`]),
+    /// and executions that stopped with work left continue.
     async fn recover(&self) -> Result<()> {
         for task in self.inner.store.dispatch_tasks().await? {
             self.redispatch(task);

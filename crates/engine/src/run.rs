@@ -12,6 +12,13 @@
 //! A crash between 3 and 4 loses nothing: after a restart, tasks without a recorded result
 //! are dispatched again and timers are read back from the store. A result that arrives
 //! twice is recorded once, because the checkpoint no longer expects it.
+//!
+//! A callback task (`.waitForTaskToken`) waits for its token after its call, so its call
+//! succeeding is a step of its own: `TaskSubmitted` in the history and the task marked
+//! delivered in the store ([`Step::tasks_delivered`]), after which a restart does not send
+//! its message or invocation again. A crash between the call and that step sends it again
+//! with the same token (at-least-once), and the receiver may see it twice. A token answered
+//! before that step runs is fine: the step then finds no task to mark.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,6 +48,8 @@ pub(crate) enum Input {
     Fired(u64),
     /// A worker took an activity task.
     Started(u64, String),
+    /// A callback task's call succeeded (its token is out), with the service's response.
+    Submitted(u64, Value),
     Stop {
         error: Option<String>,
         cause: Option<String>,
@@ -318,7 +327,7 @@ impl Engine {
             return Ok(loaded.record.clone());
         }
         for input in &inputs {
-            if let Input::Succeeded(t, _) | Input::Failed(t, _) = input {
+            if let Input::Succeeded(t, _) | Input::Failed(t, _) | Input::Submitted(t, _) = input {
                 loaded.dispatched.remove(t);
             }
         }
@@ -350,6 +359,7 @@ impl Engine {
         let ts = timestamp(now);
         let arn = loaded.record.arn.clone();
         let mut step_tasks_finished = Vec::new();
+        let mut tasks_delivered = Vec::new();
         let mut timers_cleared = Vec::new();
         let mut effects = Vec::new();
         for input in inputs {
@@ -364,6 +374,10 @@ impl Engine {
                 }
                 Input::Heartbeat(t) => loaded.exec.task_heartbeat(TaskId(t)),
                 Input::Started(t, worker) => loaded.exec.task_started(TaskId(t), &worker),
+                Input::Submitted(t, response) => {
+                    loaded.exec.task_submitted(TaskId(t), response);
+                    tasks_delivered.push(t);
+                }
                 Input::Fired(t) => {
                     loaded.exec.timer_fired(TimerId(t));
                     timers_cleared.push(t);
@@ -380,6 +394,7 @@ impl Engine {
             ExecutionWrite::Update(loaded.record.clone())
         });
         step.tasks_finished = step_tasks_finished;
+        step.tasks_delivered = tasks_delivered;
         step.timers_cleared = timers_cleared;
         let mut finished = false;
         for effect in &effects {
@@ -658,9 +673,11 @@ impl Engine {
             let result = engine.call(&arn, &inv).await;
             lock(&engine.inner.in_flight).remove(&(arn.clone(), task));
             let input = match result {
-                Some(Ok(v)) => Input::Succeeded(task, v),
-                Some(Err(f)) => Input::Failed(task, f),
-                None => return,
+                Called::Returned(Ok(v)) => Input::Succeeded(task, v),
+                Called::Returned(Err(f)) => Input::Failed(task, f),
+                // Recorded at once, so that a restart does not deliver the token again.
+                Called::Delivered(response) => Input::Submitted(task, response),
+                Called::Pending => return,
             };
             engine.step_retrying(&arn, vec![input]).await;
         });
@@ -687,9 +704,8 @@ impl Engine {
         }
     }
 
-    /// Performs one call. `None`: the result comes later (a callback with the task token,
-    /// or a nested execution that reports when it ends).
-    async fn call(&self, arn: &str, inv: &Invocation) -> Option<Result<Value, Failure>> {
+    /// Performs one call.
+    async fn call(&self, arn: &str, inv: &Invocation) -> Called {
         let call = TaskCall {
             execution_arn: arn.to_owned(),
             state: inv.state.clone(),
@@ -719,12 +735,14 @@ impl Engine {
         };
         match (inv.pattern, result) {
             // A callback's call only delivers the token; its failure fails the task.
-            (Pattern::WaitForTaskToken, Some(Ok(_))) => None,
-            (_, r) => r,
+            (Pattern::WaitForTaskToken, Some(Ok(response))) => Called::Delivered(response),
+            (_, Some(r)) => Called::Returned(r),
+            (_, None) => Called::Pending,
         }
     }
 
-    /// `states:startExecution` (`.sync`, `.sync:2`, `.waitForTaskToken`).
+    /// `states:startExecution` (`.sync`, `.sync:2`, `.waitForTaskToken`). `None`: a
+    /// `.sync` child reports when it ends.
     async fn start_nested(&self, arn: &str, inv: &Invocation) -> Option<Result<Value, Failure>> {
         let p = &inv.payload;
         let Some(target) = p.get("StateMachineArn").and_then(Value::as_str) else {
@@ -778,11 +796,11 @@ impl Engine {
             }
         };
         match inv.pattern {
-            Pattern::RequestResponse => Some(Ok(json!({
+            // With `.waitForTaskToken`, the child has the token now.
+            Pattern::RequestResponse | Pattern::WaitForTaskToken => Some(Ok(json!({
                 "ExecutionArn": child.arn,
                 "StartDate": child.start_ms,
             }))),
-            Pattern::WaitForTaskToken => None,
             // Already over (dispatched again after it ended): report now.
             Pattern::Sync if !child.is_running() => Some(nested_result(&child, json_output)),
             Pattern::Sync => None,
@@ -804,6 +822,17 @@ impl Engine {
         };
         self.spawn_step(parent_arn.to_owned(), vec![input]);
     }
+}
+
+/// What a call came to.
+enum Called {
+    /// The task's result.
+    Returned(Result<Value, Failure>),
+    /// A callback's message or invocation carrying its token was delivered (with the
+    /// service's response); the result comes with `SendTask*`.
+    Delivered(Value),
+    /// The result comes later: a `.sync` nested execution reports when it ends.
+    Pending,
 }
 
 /// A nested execution's result as `.sync` reports it: the DescribeExecution output (with
@@ -864,6 +893,7 @@ fn task_row(arn: &str, inv: &Invocation, now: i64) -> Task {
         invocation: serde_json::to_string(inv).unwrap_or_default(),
         worker: None,
         created_ms: now,
+        delivered: false,
     }
 }
 

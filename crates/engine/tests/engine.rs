@@ -361,6 +361,70 @@ async fn a_restarted_engine_finishes_what_it_started() {
     assert_eq!(done.output.as_deref(), Some(r#"{"k":"v"}"#));
 }
 
+/// A callback task's invocation carries its token once: its delivery is recorded
+/// (`TaskSubmitted`), so neither a clean stop nor an engine dropped without one sends the
+/// token again when the engine starts on the same database. The token then completes the
+/// execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_is_not_delivered_again_after_a_restart() {
+    let path = temp_db("callback-once");
+    let definition = json!({"StartAt": "Notify", "States": {
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                   "Parameters": {"FunctionName": "notify", "Payload": {"token.$": "$$.Task.Token"}},
+                   "End": true}}});
+    let submitted = |history: &[cirrus_store::HistoryEvent]| {
+        history.iter().filter(|h| h.kind == "TaskSubmitted").count()
+    };
+    let (arn, token) = {
+        let store = Arc::new(SqliteStore::open(&path, Durability::Normal).unwrap());
+        let functions = Arc::new(Functions::default());
+        let e = engine_on(store.clone(), functions.clone()).await;
+        let machine = machine(&e, "notify", definition).await;
+        let started = e
+            .start_execution(StartRequest::new(&machine, None, None))
+            .await
+            .unwrap();
+        let mut history = Vec::new();
+        for _ in 0..500 {
+            history = e.history(&started.arn, 1, u64::MAX).await.unwrap();
+            if submitted(&history) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(submitted(&history), 1, "{history:?}");
+        let calls = functions.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1);
+        // A clean stop: the store finishes its writes and closes.
+        cirrus_store::Store::close(&*store);
+        (started.arn, calls[0].task_token.clone().expect("a token"))
+    };
+    // Started again twice: after the clean stop, then after being dropped without one.
+    for _ in 0..2 {
+        let store = Arc::new(SqliteStore::open(&path, Durability::Normal).unwrap());
+        let functions = Arc::new(Functions::default());
+        let e = engine_on(store, functions.clone()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            functions.calls.lock().unwrap().is_empty(),
+            "the delivered callback was sent again"
+        );
+        assert_eq!(e.execution(&arn).await.unwrap().status, "RUNNING");
+    }
+    let store = Arc::new(SqliteStore::open(&path, Durability::Normal).unwrap());
+    let functions = Arc::new(Functions::default());
+    let e = engine_on(store, functions.clone()).await;
+    e.send_task_success(&token, r#"{"done":true}"#)
+        .await
+        .unwrap();
+    let done = e.wait(&arn, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    assert_eq!(done.output.as_deref(), Some(r#"{"done":true}"#));
+    let history = e.history(&arn, 1, u64::MAX).await.unwrap();
+    assert_eq!(submitted(&history), 1);
+    assert!(functions.calls.lock().unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_and_execution_timeouts_then_redrive() {
     let e = engine_on(Arc::new(MemoryStore::new()), Arc::default()).await;

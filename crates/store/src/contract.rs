@@ -20,6 +20,7 @@ pub async fn run(store: Arc<dyn Store>) {
     failed_steps_change_nothing(&*store).await;
     timers(&*store).await;
     tasks(&*store).await;
+    delivered_callbacks(&*store).await;
     outbox(&*store).await;
     listing(&*store).await;
     group_commit(store.clone()).await;
@@ -113,6 +114,7 @@ fn task(arn: &str, id: u64, kind: TaskKind, token: Option<&str>, resource: &str)
         invocation: "{}".into(),
         worker: None,
         created_ms: 1000 + id as i64,
+        delivered: false,
     }
 }
 
@@ -430,6 +432,77 @@ async fn tasks(s: &dyn Store) {
     step.tasks_finished = vec![1, 2, 3, 4];
     s.commit(step).await.unwrap();
     assert_eq!(s.task_by_token("tok-2").await.unwrap(), None);
+    assert!(s.dispatch_tasks().await.unwrap().is_empty());
+    s.delete_execution(&e.arn).await.unwrap();
+}
+
+/// A callback task whose call succeeded is recorded as delivered and is not dispatched
+/// again; it still answers to its token. Marking a task that is gone, or one that is not
+/// a callback, changes nothing and fails nothing.
+async fn delivered_callbacks(s: &dyn Store) {
+    let e = execution("m", "calling", 13_500);
+    let mut step = Step::new(ExecutionWrite::Insert(e.clone()));
+    step.tasks_added = vec![
+        task(&e.arn, 1, TaskKind::Dispatch, None, "arn:aws:lambda:f"),
+        task(&e.arn, 2, TaskKind::Callback, Some("tok-d2"), "arn:x"),
+        task(&e.arn, 3, TaskKind::Callback, Some("tok-d3"), "arn:x"),
+    ];
+    s.commit(step).await.unwrap();
+    let undelivered = s.task_by_token("tok-d2").await.unwrap().expect("by token");
+    assert!(!undelivered.delivered);
+
+    let mut step = Step::new(ExecutionWrite::Update(e.clone()));
+    step.history = vec![event(1, "TaskSubmitted")];
+    step.tasks_delivered = vec![2, 1];
+    s.commit(step).await.unwrap();
+    let d = s.dispatch_tasks().await.unwrap();
+    assert_eq!(
+        d.iter().map(|t| (t.task, t.delivered)).collect::<Vec<_>>(),
+        vec![(1, false), (3, false)],
+        "a delivered callback is not dispatched again; a dispatch task is never marked"
+    );
+    let delivered = s.task_by_token("tok-d2").await.unwrap().expect("by token");
+    assert!(
+        delivered.delivered,
+        "a delivered callback still has its token"
+    );
+    assert_eq!(s.history(&e.arn, 1, 1).await.unwrap().len(), 1);
+
+    // Answered before its delivery was recorded: the record touches no row.
+    let mut step = Step::new(ExecutionWrite::Update(e.clone()));
+    step.tasks_finished = vec![3];
+    s.commit(step).await.unwrap();
+    let mut step = Step::new(ExecutionWrite::Update(e.clone()));
+    step.tasks_delivered = vec![3, 99];
+    s.commit(step).await.unwrap();
+    assert_eq!(s.task_by_token("tok-d3").await.unwrap(), None);
+    assert_eq!(
+        s.dispatch_tasks()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.task)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+
+    // Added already delivered (as given), it is not dispatched either.
+    let mut step = Step::new(ExecutionWrite::Update(e.clone()));
+    let mut given = task(&e.arn, 4, TaskKind::Callback, Some("tok-d4"), "arn:x");
+    given.delivered = true;
+    step.tasks_added = vec![given];
+    s.commit(step).await.unwrap();
+    assert!(
+        s.task_by_token("tok-d4")
+            .await
+            .unwrap()
+            .is_some_and(|t| t.delivered)
+    );
+    assert_eq!(s.dispatch_tasks().await.unwrap().len(), 1);
+
+    let mut step = Step::new(ExecutionWrite::Update(e.clone()));
+    step.tasks_finished = vec![1, 2, 4];
+    s.commit(step).await.unwrap();
     assert!(s.dispatch_tasks().await.unwrap().is_empty());
     s.delete_execution(&e.arn).await.unwrap();
 }

@@ -10,7 +10,8 @@
 //!   concurrent steps into one commit (group commit), so durable throughput is not one
 //!   fsync per transition.
 //! - [`Timers`] and [`Tasks`]: what the timer service and the dispatcher read back after a
-//!   restart, and the activity queue.
+//!   restart (a callback task's call, once recorded as delivered, is not among them), and
+//!   the activity queue.
 //! - [`Outbox`]: execution status events, in order, for the event router.
 //! - [`Functions`]: functions, their code (by digest), versions, aliases and user routes.
 //! - [`Invocations`]: the durable queue of asynchronous invocations and their dead letters.
@@ -202,6 +203,10 @@ pub struct Step {
     /// Task ids of this execution to remove (their results were recorded or they were
     /// cancelled).
     pub tasks_finished: Vec<u64>,
+    /// Callback task ids of this execution whose call succeeded (the token is out): they
+    /// are marked [`Task::delivered`] and [`Tasks::dispatch_tasks`] leaves them out. A
+    /// task that is gone (its token was answered first) or is not a callback is skipped.
+    pub tasks_delivered: Vec<u64>,
     /// Outbox events (their `seq` is assigned by the store).
     pub events: Vec<Event>,
 }
@@ -216,6 +221,7 @@ impl Step {
             timers_cleared: Vec::new(),
             tasks_added: Vec::new(),
             tasks_finished: Vec::new(),
+            tasks_delivered: Vec::new(),
             events: Vec::new(),
         }
     }
@@ -244,7 +250,8 @@ pub trait Timers: Send + Sync {
 #[async_trait]
 pub trait Tasks: Send + Sync {
     async fn task_by_token(&self, token: &str) -> Result<Option<Task>>;
-    /// Dispatch and callback tasks, to dispatch again after a restart.
+    /// Dispatch tasks and callback tasks not yet [`Task::delivered`], to dispatch again
+    /// after a restart.
     async fn dispatch_tasks(&self) -> Result<Vec<Task>>;
     /// Takes the oldest task of an activity that no worker has, for `worker`.
     async fn claim_activity_task(&self, activity_arn: &str, worker: &str) -> Result<Option<Task>>;

@@ -389,6 +389,13 @@ impl Steps for MemoryStore {
             }
             g.tasks.insert((arn.clone(), t.task), t);
         }
+        for id in step.tasks_delivered {
+            if let Some(t) = g.tasks.get_mut(&(arn.clone(), id))
+                && t.kind == TaskKind::Callback
+            {
+                t.delivered = true;
+            }
+        }
         for mut e in step.events {
             g.next_seq += 1;
             e.seq = g.next_seq;
@@ -438,7 +445,7 @@ impl Tasks for MemoryStore {
         let g = self.lock();
         Ok(g.tasks
             .values()
-            .filter(|t| t.kind != TaskKind::Activity)
+            .filter(|t| t.kind != TaskKind::Activity && !t.delivered)
             .cloned()
             .collect())
     }

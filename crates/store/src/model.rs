@@ -125,6 +125,8 @@ pub enum TaskKind {
     /// Waits in an activity's queue for a worker.
     Activity,
     /// Dispatched, then waits for `SendTask*` with its token (`.waitForTaskToken`).
+    /// Dispatched again after a restart only until its delivery is recorded
+    /// ([`Task::delivered`]).
     Callback,
 }
 
@@ -162,6 +164,9 @@ pub struct Task {
     /// The worker that took an activity task.
     pub worker: Option<String>,
     pub created_ms: i64,
+    /// A callback task whose call succeeded: the message or invocation carrying its token
+    /// was delivered ([`Step::tasks_delivered`]), so it is not dispatched again.
+    pub delivered: bool,
 }
 
 /// A status change of an execution, kept in the outbox for the event router.

@@ -29,9 +29,14 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT events FROM history WHERE executi
 pub(crate) const SET_TIMER: &str = "INSERT INTO timers (execution_arn, timer, due_ms) VALUES ($1, $2, $3) ON CONFLICT (execution_arn, timer) DO UPDATE SET due_ms = excluded.due_ms";
 pub(crate) const CLEAR_TIMER: &str = "DELETE FROM timers WHERE execution_arn = $1 AND timer = $2";
 pub(crate) const TASK_COLUMNS: &str =
-    "execution_arn, task, kind, token, resource, state, invocation, worker, created_ms";
-pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks (execution_arn, task, kind, token, resource, state, invocation, worker, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    "execution_arn, task, kind, token, resource, state, invocation, worker, created_ms, delivered";
+pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks (execution_arn, task, kind, token, resource, state, invocation, worker, created_ms, delivered) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 pub(crate) const FINISH_TASK: &str = "DELETE FROM tasks WHERE execution_arn = $1 AND task = $2";
+/// Touches no row when the task is gone (answered already) or is not a callback.
+pub(crate) const DELIVER_TASK: &str =
+    "UPDATE tasks SET delivered = 1 WHERE execution_arn = $1 AND task = $2 AND kind = 'callback'";
+/// What a restart dispatches again: [`Tasks::dispatch_tasks`].
+pub(crate) const DISPATCH_TASKS_WHERE: &str = "kind <> 'activity' AND delivered = 0";
 pub(crate) const INSERT_OUTBOX: &str =
     "INSERT INTO outbox (time_ms, detail_type, detail) VALUES ($1, $2, $3)";
 
@@ -222,6 +227,7 @@ pub(crate) fn task(r: &impl Columns) -> Result<Task> {
         invocation: r.text(6)?,
         worker: r.opt_text(7)?,
         created_ms: r.int(8)?,
+        delivered: r.int(9)? != 0,
     })
 }
 

@@ -165,6 +165,10 @@ CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
 ALTER TABLE routes RENAME COLUMN function TO target;
 ALTER TABLE routes ADD COLUMN kind TEXT NOT NULL DEFAULT 'function';
 "#,
+    // A callback task's delivery is recorded, so a restart does not send its token again.
+    r#"
+ALTER TABLE tasks ADD COLUMN delivered BIGINT NOT NULL DEFAULT 0;
+"#,
 ];
 
 const WRITERS: usize = 3;
@@ -368,6 +372,7 @@ struct Writer {
     clear_timer: Statement,
     insert_task: Statement,
     finish_task: Statement,
+    deliver_task: Statement,
     insert_outbox: Statement,
 }
 
@@ -394,7 +399,9 @@ struct Bound {
     timers_cleared: Vec<i64>,
     tasks_added: Vec<i64>,
     task_kinds: Vec<&'static str>,
+    task_delivered: Vec<i64>,
     tasks_finished: Vec<i64>,
+    tasks_delivered: Vec<i64>,
 }
 
 impl Bound {
@@ -429,8 +436,18 @@ impl Bound {
                 .map(|t| signed(t.task))
                 .collect::<Result<_>>()?,
             task_kinds: step.tasks_added.iter().map(|t| t.kind.as_str()).collect(),
+            task_delivered: step
+                .tasks_added
+                .iter()
+                .map(|t| i64::from(t.delivered))
+                .collect(),
             tasks_finished: step
                 .tasks_finished
+                .iter()
+                .map(|t| signed(*t))
+                .collect::<Result<_>>()?,
+            tasks_delivered: step
+                .tasks_delivered
                 .iter()
                 .map(|t| signed(*t))
                 .collect::<Result<_>>()?,
@@ -449,6 +466,7 @@ impl Writer {
             clear_timer: client.prepare(sql::CLEAR_TIMER).await?,
             insert_task: client.prepare(sql::INSERT_TASK).await?,
             finish_task: client.prepare(sql::FINISH_TASK).await?,
+            deliver_task: client.prepare(sql::DELIVER_TASK).await?,
             insert_outbox: client.prepare(sql::INSERT_OUTBOX).await?,
             client,
         })
@@ -599,8 +617,14 @@ impl Writer {
                         &t.invocation,
                         &t.worker,
                         &t.created_ms,
+                        &b.task_delivered[k],
                     ],
                 )));
+            }
+            for id in &b.tasks_delivered {
+                pending.push(Box::pin(
+                    tx.execute_raw(&self.deliver_task, params![&b.arn, id]),
+                ));
             }
             for ev in &step.events {
                 pending.push(Box::pin(tx.execute_raw(

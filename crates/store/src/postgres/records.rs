@@ -411,8 +411,9 @@ impl Tasks for PostgresStore {
     async fn dispatch_tasks(&self) -> Result<Vec<Task>> {
         self.all(
             &format!(
-                "SELECT {} FROM tasks WHERE kind <> 'activity' ORDER BY created_ms, execution_arn, task",
-                sql::TASK_COLUMNS
+                "SELECT {} FROM tasks WHERE {} ORDER BY created_ms, execution_arn, task",
+                sql::TASK_COLUMNS,
+                sql::DISPATCH_TASKS_WHERE
             ),
             &[],
             sql::task,

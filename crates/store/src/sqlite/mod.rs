@@ -157,6 +157,10 @@ CREATE INDEX queue_messages_sent ON queue_messages (queue, sent_ms);
 ALTER TABLE routes RENAME COLUMN function TO target;
 ALTER TABLE routes ADD COLUMN kind TEXT NOT NULL DEFAULT 'function';
 "#,
+    // A callback task's delivery is recorded, so a restart does not send its token again.
+    r#"
+ALTER TABLE tasks ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// How hard commits hold on.
@@ -583,8 +587,15 @@ fn apply_step(conn: &Connection, encoded: &Encoded) -> Result<()> {
                 t.state,
                 t.invocation,
                 t.worker,
-                t.created_ms
+                t.created_ms,
+                t.delivered as i64
             ])?;
+        }
+    }
+    if !step.tasks_delivered.is_empty() {
+        let mut st = prep(conn, sql::DELIVER_TASK)?;
+        for t in &step.tasks_delivered {
+            st.execute(params![e.arn, signed(*t)?])?;
         }
     }
     if !step.events.is_empty() {
@@ -742,6 +753,48 @@ mod tests {
                 },
                 created_ms: 7,
             }]
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A callback task stored before deliveries were recorded (schema version 4) counts as
+    /// not delivered: it is dispatched again after the upgrade, as it was before.
+    #[tokio::test]
+    async fn a_version_4_callback_task_is_dispatched_again() {
+        let dir = std::env::temp_dir().join(format!("cirrus-store-v4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v4.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+            )
+            .unwrap();
+            for (i, script) in SCHEMA[..4].iter().enumerate() {
+                c.execute_batch(script).unwrap();
+                c.execute(
+                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                    params![i as i64 + 1],
+                )
+                .unwrap();
+            }
+            c.execute(
+                "INSERT INTO tasks (execution_arn, task, kind, token, resource, state, invocation, worker, created_ms)
+                 VALUES ('x', 1, 'callback', 'tok', 'r', 'S', '{}', NULL, 5)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Durability::Normal).expect("migrate");
+        let tasks = store.dispatch_tasks().await.unwrap();
+        assert_eq!(
+            tasks
+                .iter()
+                .map(|t| (t.task, t.delivered))
+                .collect::<Vec<_>>(),
+            vec![(1, false)]
         );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);

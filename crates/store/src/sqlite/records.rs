@@ -453,8 +453,9 @@ impl Tasks for SqliteStore {
             query_all(
                 c,
                 &format!(
-                    "SELECT {} FROM tasks WHERE kind <> 'activity' ORDER BY created_ms, execution_arn, task",
-                    sql::TASK_COLUMNS
+                    "SELECT {} FROM tasks WHERE {} ORDER BY created_ms, execution_arn, task",
+                    sql::TASK_COLUMNS,
+                    sql::DISPATCH_TASKS_WHERE
                 ),
                 [],
                 |r| sql::task(r),
