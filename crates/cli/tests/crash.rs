@@ -2,6 +2,9 @@
 //! killed with SIGKILL several times at random moments. Every execution must finish with
 //! the right output, with a gapless history, and no task whose result was recorded may
 //! be called again. Run on SQLite and on PostgreSQL.
+//!
+//! Also: a callback task's message (`.waitForTaskToken`) is sent once, not again each time
+//! the node stops and starts.
 
 mod support;
 
@@ -212,6 +215,91 @@ fn executions_survive_sigkill_on_sqlite() {
 fn executions_survive_sigkill_on_postgres() {
     let schema = postgres_schema("crash");
     crash_test("crash-postgres", &["--postgres", &schema.url]);
+}
+
+/// A `sqs:sendMessage.waitForTaskToken` task sends its message, which is recorded
+/// (`TaskSubmitted`); the node is stopped with SIGINT and started, then killed and started:
+/// the queue still holds one message, and its token completes the execution.
+#[test]
+fn a_callback_message_is_sent_once_across_restarts() {
+    let mut node = NodeProcess::start(&temp_dir("callback-once"), &[]);
+    let (status, q) = node.call("POST", "/v1/queues", Some(&json!({"name": "approvals"})));
+    assert!(status < 300, "{q}");
+    let definition = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {
+            "QueueUrl": q["url"],
+            "MessageBody": {"token.$": "$$.Task.Token", "order.$": "$.order"}
+        },
+        "ResultPath": "$.approval",
+        "End": true
+    }}});
+    let (status, m) = node.call(
+        "POST",
+        "/v1/state-machines",
+        Some(&json!({"name": "approve", "definition": definition})),
+    );
+    assert_eq!(status, 201, "{m}");
+    let (_, x) = node.call(
+        "POST",
+        "/v1/state-machines/approve/executions",
+        Some(&json!({"input": {"order": 42}})),
+    );
+    let arn = x["arn"].as_str().expect("an execution").to_owned();
+    let history = |node: &NodeProcess| -> Vec<Value> {
+        let (_, h) = node.call("GET", &format!("/v1/executions/{arn}/history"), None);
+        h["events"].as_array().cloned().unwrap_or_default()
+    };
+    let count = |events: &[Value], kind: &str| events.iter().filter(|e| e["type"] == kind).count();
+    eventually(Duration::from_secs(20), "TaskSubmitted", || {
+        (count(&history(&node), "TaskSubmitted") == 1).then_some(())
+    });
+    let visible = |node: &NodeProcess| {
+        let (_, v) = node.call("GET", "/v1/queues/approvals", None);
+        v["messages"]["visible"].as_u64()
+    };
+    assert_eq!(visible(&node), Some(1));
+
+    node.stop();
+    node.restart();
+    // The engine dispatches what it recovers as it starts: a second copy would be on the
+    // queue within moments.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(visible(&node), Some(1), "sent again after a clean stop");
+    node.restart();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(visible(&node), Some(1), "sent again after SIGKILL");
+
+    let (status, v) = node.call(
+        "POST",
+        "/v1/queues/approvals/receive",
+        Some(&json!({"max": 10, "waitSeconds": 1})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let messages = v["messages"].as_array().cloned().unwrap_or_default();
+    assert_eq!(messages.len(), 1, "{v}");
+    let body: Value = serde_json::from_str(messages[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["order"], 42);
+    let (status, v) = node.call(
+        "POST",
+        "/v1/tasks/success",
+        Some(&json!({"taskToken": body["token"], "output": {"approved": true}})),
+    );
+    assert_eq!(status, 204, "{v}");
+    let done = eventually(Duration::from_secs(10), "the execution to succeed", || {
+        let (_, x) = node.call("GET", &format!("/v1/executions/{arn}"), None);
+        (x["status"] != "RUNNING").then_some(x)
+    });
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(
+        done["output"],
+        json!({"order": 42, "approval": {"approved": true}})
+    );
+    let events = history(&node);
+    assert_eq!(count(&events, "TaskScheduled"), 1);
+    assert_eq!(count(&events, "TaskSubmitted"), 1);
+    assert_eq!(count(&events, "TaskSucceeded"), 1);
 }
 
 /// PostgreSQL drops every connection of the node (as a server restart or a network cut

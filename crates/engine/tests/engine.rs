@@ -423,6 +423,9 @@ async fn a_callback_is_not_delivered_again_after_a_restart() {
     let history = e.history(&arn, 1, u64::MAX).await.unwrap();
     assert_eq!(submitted(&history), 1);
     assert!(functions.calls.lock().unwrap().is_empty());
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,9 +115,26 @@ impl NodeProcess {
         }
     }
 
+    /// Kills the node (if it still runs) and starts it again on the same data directory.
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
+    }
+
+    /// SIGINT, as Ctrl-C: the node stops cleanly; waits until it exited, successfully.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let sent = Command::new("kill")
+            .args(["-INT", &c.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGINT was not sent");
+        let status = eventually(Duration::from_secs(30), "the node to stop", || {
+            c.try_wait().ok().flatten()
+        });
+        assert!(status.success(), "the node exited with {status}");
     }
 
     /// Environment variables that point the aws CLI and SDKs at the node (`cirrus env`).
