@@ -161,6 +161,23 @@ mod tests {
         let v = event_value(&h, true, "eu-west-1");
         assert_eq!(v["activityScheduledEventDetails"]["input"], "{}");
         assert!(v["activityScheduledEventDetails"]["parameters"].is_null());
+        // A callback task's delivery, as AWS shows it: the service's response as output.
+        let submitted = HistoryEvent {
+            kind: "TaskSubmitted".into(),
+            details: json!({"resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "output": r#"{"MessageId":"m"}"#})
+                .to_string(),
+            ..h
+        };
+        let v = event_value(&submitted, true, "eu-west-1");
+        assert_eq!(
+            v["taskSubmittedEventDetails"],
+            json!({
+                "resourceType": "sqs",
+                "resource": "sendMessage.waitForTaskToken",
+                "output": r#"{"MessageId":"m"}"#,
+                "outputDetails": {"truncated": false}
+            })
+        );
     }
 
     #[test]
