@@ -714,6 +714,24 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A database at `path` as schema version `version` left it.
+    fn database_at(path: &std::path::Path, version: usize) -> Connection {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+        )
+        .unwrap();
+        for (i, script) in SCHEMA[..version].iter().enumerate() {
+            c.execute_batch(script).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
+                params![i as i64 + 1],
+            )
+            .unwrap();
+        }
+        c
+    }
+
     /// Routes stored before routes could start workflows (schema version 3) run the
     /// functions they ran.
     #[tokio::test]
@@ -723,19 +741,7 @@ mod tests {
         let path = dir.join("v3.db");
         let _ = std::fs::remove_file(&path);
         {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-            )
-            .unwrap();
-            for (i, script) in SCHEMA[..3].iter().enumerate() {
-                c.execute_batch(script).unwrap();
-                c.execute(
-                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
-                    params![i as i64 + 1],
-                )
-                .unwrap();
-            }
+            let c = database_at(&path, 3);
             c.execute(
                 "INSERT INTO routes (route_key, function, qualifier, created_ms) VALUES ('GET /a', 'fa', 'live', 7)",
                 [],
@@ -767,19 +773,7 @@ mod tests {
         let path = dir.join("v4.db");
         let _ = std::fs::remove_file(&path);
         {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-            )
-            .unwrap();
-            for (i, script) in SCHEMA[..4].iter().enumerate() {
-                c.execute_batch(script).unwrap();
-                c.execute(
-                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, 0)",
-                    params![i as i64 + 1],
-                )
-                .unwrap();
-            }
+            let c = database_at(&path, 4);
             c.execute(
                 "INSERT INTO tasks (execution_arn, task, kind, token, resource, state, invocation, worker, created_ms)
                  VALUES ('x', 1, 'callback', 'tok', 'r', 'S', '{}', NULL, 5)",
