@@ -209,14 +209,7 @@ impl ExecutionLog {
                 .map(|s| format!(" in {}", duration(ms - s)))
                 .unwrap_or_default()
         };
-        // A Lambda error's cause is its JSON (errorMessage, errorType, stackTrace): the
-        // message says it.
-        let cause = d["cause"].as_str().map(|c| {
-            serde_json::from_str::<Value>(c)
-                .ok()
-                .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| c.to_owned())
-        });
+        let cause = d["cause"].as_str().map(readable_cause);
         let problem = || match (d["error"].as_str(), cause.as_deref()) {
             (Some(e), Some(c)) if !c.is_empty() => format!("{e}: {}", abbreviate(c)),
             (Some(e), _) => e.to_owned(),
@@ -324,6 +317,34 @@ impl ExecutionLog {
 }
 
 /// The first eight characters of an id.
+/// A failure's cause as a person wants it: a Lambda error's JSON (errorMessage,
+/// errorType, stackTrace) says its message; an HTTP Task's (Headers, ResponseBody,
+/// StatusCode, StatusText) its status and the body the service answered; anything else
+/// stays as it is.
+fn readable_cause(cause: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(cause) else {
+        return cause.to_owned();
+    };
+    if let Some(message) = v["errorMessage"].as_str() {
+        return message.to_owned();
+    }
+    if let Some(status) = v["StatusCode"].as_u64()
+        && v.get("ResponseBody").is_some()
+    {
+        let text = v["StatusText"].as_str().unwrap_or_default();
+        let body = match &v["ResponseBody"] {
+            Value::String(s) => s.clone(),
+            other => compact(other),
+        };
+        return if text.is_empty() {
+            format!("{status}: {body}")
+        } else {
+            format!("{status} {text}: {body}")
+        };
+    }
+    cause.to_owned()
+}
+
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }
@@ -618,6 +639,28 @@ mod tests {
         // 2026-07-01T12:00:00Z is 14:00 in Paris (summer time).
         assert_eq!(paris.clock(1_782_907_200_000), "14:00:00");
         assert_eq!(plain().clock(-1000), "23:59:59");
+    }
+
+    #[test]
+    fn causes_say_what_the_function_or_the_service_said() {
+        let lambda = r#"{"errorMessage": "no card", "errorType": "ValueError", "stackTrace": []}"#;
+        assert_eq!(readable_cause(lambda), "no card");
+        let http = json!({
+            "Headers": {"content-type": ["application/json"]},
+            "ResponseBody": {"error": "unavailable"},
+            "StatusCode": 503,
+            "StatusText": "Service Unavailable"
+        })
+        .to_string();
+        assert_eq!(
+            readable_cause(&http),
+            r#"503 Service Unavailable: {"error":"unavailable"}"#
+        );
+        let text_body =
+            json!({"Headers": {}, "ResponseBody": "busy", "StatusCode": 502, "StatusText": ""});
+        assert_eq!(readable_cause(&text_body.to_string()), "502: busy");
+        assert_eq!(readable_cause("plain words"), "plain words");
+        assert_eq!(readable_cause("[1, 2]"), "[1, 2]");
     }
 
     #[test]
