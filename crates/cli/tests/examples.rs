@@ -17,6 +17,8 @@ use support::{http, temp_dir};
 /// `cirrus dev` running on a copy of an example.
 struct Dev {
     dir: PathBuf,
+    /// The manifest's `[app] name`.
+    app: String,
     child: Option<Child>,
     output: Arc<Mutex<String>>,
     endpoint: String,
@@ -36,9 +38,26 @@ impl Dev {
         let manifest = dir.join("cirrus.toml");
         let text = std::fs::read_to_string(&manifest).expect("the example has a cirrus.toml");
         std::fs::write(&manifest, edit(text)).expect("write cirrus.toml");
+        let mut dev = Dev {
+            dir,
+            app: example.to_owned(),
+            child: None,
+            output: Arc::default(),
+            endpoint: String::new(),
+            routes: String::new(),
+            token: String::new(),
+        };
+        dev.launch();
+        dev
+    }
+
+    /// Runs `cirrus dev` in the folder and waits until it has deployed and shown its
+    /// banner.
+    fn launch(&mut self) {
+        let banners = self.output().matches("Watching").count();
         let mut child = Command::new(env!("CARGO_BIN_EXE_cirrus"))
             .arg("dev")
-            .arg(&dir)
+            .arg(&self.dir)
             .args(["--listen", "127.0.0.1:0", "--routes-listen", "127.0.0.1:0"])
             // The examples' Rust functions build in the tests' target directory, so that
             // runs after the first one build incrementally.
@@ -51,7 +70,6 @@ impl Dev {
             .stderr(Stdio::piped())
             .spawn()
             .expect("cirrus dev starts");
-        let output: Arc<Mutex<String>> = Arc::default();
         for pipe in [
             child
                 .stdout
@@ -65,7 +83,7 @@ impl Dev {
         .into_iter()
         .flatten()
         {
-            let output = output.clone();
+            let output = self.output.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                     let mut o = output.lock().unwrap();
@@ -74,38 +92,68 @@ impl Dev {
                 }
             });
         }
-        let mut dev = Dev {
-            dir,
-            child: Some(child),
-            output,
-            endpoint: String::new(),
-            routes: String::new(),
-            token: String::new(),
-        };
-        let data = dev.dir.join(".cirrus");
-        let node: Value = dev.wait(Duration::from_secs(60), "the node's node.json", |_| {
+        let pid = u64::from(child.id());
+        self.child = Some(child);
+        let data = self.dir.join(".cirrus");
+        let node: Value = self.wait(Duration::from_secs(60), "the node's node.json", |_| {
             let text = std::fs::read_to_string(data.join("node.json")).ok()?;
-            serde_json::from_str(&text).ok()
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(|v| v["pid"].as_u64() == Some(pid))
         });
-        dev.endpoint = node["endpoint"].as_str().unwrap_or_default().to_owned();
-        dev.routes = node["routes"].as_str().unwrap_or_default().to_owned();
+        self.endpoint = node["endpoint"].as_str().unwrap_or_default().to_owned();
+        self.routes = node["routes"].as_str().unwrap_or_default().to_owned();
         let creds: Value = serde_json::from_str(
             &std::fs::read_to_string(data.join("credentials.json")).expect("credentials"),
         )
         .expect("credentials JSON");
-        dev.token = creds["token"].as_str().unwrap_or_default().to_owned();
+        self.token = creds["token"].as_str().unwrap_or_default().to_owned();
         // The app record is written last, when the whole manifest is applied; building
-        // the Rust functions from nothing takes minutes on a small machine.
-        dev.wait(
+        // the Rust functions from nothing takes minutes on a small machine. The banner
+        // follows.
+        let app = format!("/v1/apps/{}", self.app);
+        self.wait(
             Duration::from_secs(600),
             "the manifest to be deployed",
-            |d| (d.call("GET", &format!("/v1/apps/{example}"), None).0 == 200).then_some(()),
+            |d| (d.call("GET", &app, None).0 == 200).then_some(()),
         );
-        // The banner follows the deploy.
-        dev.wait(Duration::from_secs(30), "the banner", |d| {
-            d.output().contains("Watching").then_some(())
+        self.wait(Duration::from_secs(30), "the banner", |d| {
+            (d.output().matches("Watching").count() > banners).then_some(())
         });
-        dev
+    }
+
+    /// Ctrl-C, as a user stops it; it must end cleanly.
+    fn interrupt(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-INT", &c.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = c.try_wait() {
+                assert!(
+                    status.success() || std::thread::panicking(),
+                    "cirrus dev ended with {status} on Ctrl-C; its output:\n{}",
+                    self.output()
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        assert!(
+            std::thread::panicking(),
+            "cirrus dev did not stop in 10 s on Ctrl-C; its output:\n{}",
+            self.output()
+        );
+    }
+
+    /// Stops dev with Ctrl-C and runs it again on the same folder (and store).
+    fn restart(&mut self) {
+        self.interrupt();
+        self.launch();
     }
 
     /// Polls `f`, failing with dev's output if it does not answer in time or dev exits.
@@ -219,20 +267,7 @@ impl Dev {
 
 impl Drop for Dev {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SIGINT, as Ctrl-C; then make sure.
-            let _ = Command::new("kill")
-                .args(["-INT", &c.id().to_string()])
-                .status();
-            for _ in 0..100 {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.interrupt();
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -384,6 +419,29 @@ fn order_pipeline() {
     assert!(dev.logs("payments").contains("refund pay_"));
     let dead = dev.messages("failed-orders");
     assert_eq!(dead[0]["order"]["orderId"], "o-1004");
+
+    // Dev stopped (Ctrl-C) while an order waits for the warehouse, and started again: the
+    // order still waits, and the warehouse got its message once.
+    let (_, started) = dev.route("POST", "/orders", &order("o-1005", "4242424242424242"));
+    let arn = started["executionArn"].as_str().unwrap().to_owned();
+    let history = format!("/v1/executions/{}/history", encode(&arn));
+    dev.wait(
+        Duration::from_secs(60),
+        "the order to reach the warehouse",
+        |d| {
+            let (_, h) = d.call("GET", &history, None);
+            h.to_string().contains("TaskSubmitted").then_some(())
+        },
+    );
+    dev.restart();
+    let shipped = dev.wait(Duration::from_secs(60), "the warehouse to ship", |d| {
+        let out = d.script(&["warehouse.py", "--wait", "1"]);
+        out.contains("o-1005: shipped").then_some(out)
+    });
+    assert_eq!(shipped.matches("o-1005").count(), 1, "{shipped}");
+    assert_eq!(dev.ended(&arn)["status"], "SUCCEEDED");
+    let again = dev.script(&["warehouse.py", "--wait", "1"]);
+    assert!(again.contains("no order is waiting"), "{again}");
 
     // Bad input on the route is refused at the door.
     let (status, body) = dev.route("POST", "/orders", "{not json");
