@@ -492,13 +492,14 @@ fn iot_sensors() {
             .contains(&format!("CRITICAL: {sensor} is at 47.5"))
     );
     // A reading that is not one: retried twice, then kept as a dead letter; no alert.
-    let published = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", "1883", "-q", "1"])
-        .args(["-t", &format!("sensors/{sensor}/readings")])
-        .args(["-m", r#"{"temperature": "hot"}"#])
-        .status()
-        .expect("mosquitto_pub (Debian's mosquitto-clients) runs");
-    assert!(published.success());
+    // Published with the example's own MQTT client (sensor.py only sends numbers).
+    dev.script(&[
+        "-c",
+        &format!(
+            "import sensor; c = sensor.Mqtt('127.0.0.1', 1883); \
+             c.publish('sensors/{sensor}/readings', b'{{\"temperature\": \"hot\"}}'); c.close()"
+        ),
+    ]);
     let dead = dev.wait(Duration::from_secs(60), "the dead letter", |d| {
         let (_, v) = d.call("GET", "/v1/functions/check-reading/dead-letters", None);
         v.to_string()
