@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{NodeProcess, eventually, temp_dir};
+use support::{NodeProcess, cirrus, eventually, temp_dir};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,15 +29,6 @@ fn said(out: &Output) -> (String, String) {
     );
     assert!(out.status.success(), "{o}{e}");
     (o, e)
-}
-
-fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cirrus"))
-        .args(args)
-        .arg("--data")
-        .arg(&node.data)
-        .output()
-        .expect("cirrus runs")
 }
 
 #[test]

@@ -7,16 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NodeProcess, Service, eventually, temp_dir};
-
-fn cirrus(node: &NodeProcess, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cirrus"))
-        .args(args)
-        .arg("--data")
-        .arg(&node.data)
-        .output()
-        .expect("cirrus runs")
-}
+use support::{NodeProcess, Service, cirrus, eventually, temp_dir};
 
 #[test]
 fn a_workflow_runs_through_the_native_api_and_the_cli() {

@@ -5,20 +5,10 @@
 
 mod support;
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NodeProcess, eventually, ok, temp_dir};
-
-fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cirrus"))
-        .args(args)
-        .arg("--data")
-        .arg(&node.data)
-        .output()
-        .expect("cirrus runs")
-}
+use support::{NodeProcess, cirrus, eventually, ok, temp_dir};
 
 fn machine(node: &NodeProcess, name: &str, kind: &str, definition: Value) {
     let (s, v) = node.call(

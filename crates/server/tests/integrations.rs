@@ -5,6 +5,8 @@
 //!
 //! The node's store is `MemoryStore` unless `CIRRUS_TEST_STORE=sqlite`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -362,21 +364,6 @@ def handler(event, context):
     return {"id": event["detail"]["id"], "alert": level > 5}
 "#;
 
-fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, text) in files {
-            z.start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            z.write_all(text.as_bytes()).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
-}
-
 /// An event → a rule → a function invoked asynchronously → its OnSuccess destination, the
 /// default bus → a rule on the function's result → a queue. Its OnFailure destination is
 /// a queue.
@@ -388,7 +375,8 @@ async fn async_results_reach_a_bus_and_a_queue() {
         api.queue(q).await;
     }
     let bus_arn = "arn:aws:events:us-east-1:000000000000:event-bus/default";
-    let code = base64::engine::general_purpose::STANDARD.encode(zip_of(&[("app.py", CLASSIFY)]));
+    let code =
+        base64::engine::general_purpose::STANDARD.encode(support::zip_of(&[("app.py", CLASSIFY)]));
     // Destinations are checked when deployed.
     let (s, v) = api
         .call(

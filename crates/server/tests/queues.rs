@@ -5,6 +5,8 @@
 //! The node's store is `MemoryStore` unless `CIRRUS_TEST_STORE=sqlite` (then the node's
 //! own SQLite file, with durable commits).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -531,21 +533,6 @@ def handler(event, context):
     return {"batchItemFailures": failures}
 "#;
 
-fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, text) in files {
-            z.start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            z.write_all(text.as_bytes()).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_feeds_a_function_and_keeps_only_reported_failures() {
     let (node, _, dir) = start("mapping").await;
@@ -569,7 +556,12 @@ async fn a_mapping_feeds_a_function_and_keeps_only_reported_failures() {
         .environment
         .insert("LOG".into(), log.to_string_lossy().into_owned());
     node.functions
-        .create("consumer", config, &zip_of(&[("app.py", HANDLER)]), false)
+        .create(
+            "consumer",
+            config,
+            &support::zip_of(&[("app.py", HANDLER)]),
+            false,
+        )
         .await
         .expect("function deploys");
     let mut ok_ids = Vec::new();

@@ -505,3 +505,13 @@ pub fn ok(out: &Output, what: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs `cirrus ARGS --data DATA` against `node`.
+pub fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cirrus"))
+        .args(args)
+        .arg("--data")
+        .arg(&node.data)
+        .output()
+        .expect("cirrus runs")
+}
