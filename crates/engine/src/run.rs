@@ -62,6 +62,54 @@ pub(crate) struct Slot {
     loaded: Option<Loaded>,
 }
 
+impl Slot {
+    /// Drops an idle execution from memory after a step; the slot goes with its last hold.
+    fn settle(&mut self) {
+        let idle = self
+            .loaded
+            .as_ref()
+            .is_none_or(|l| l.dispatched.is_empty() && !l.exec.is_runnable());
+        if idle {
+            self.loaded = None;
+        }
+    }
+}
+
+/// A hold on an execution's slot. The last hold to go forgets the slot if it keeps nothing
+/// in memory. Holds are taken and let go under the map's lock, so two holders letting go
+/// at once cannot each see the other and leave the slot behind, and a hold dropped with its
+/// future (a caller that went away) lets go too.
+pub(crate) struct SlotHold {
+    engine: Engine,
+    arn: String,
+    slot: Option<Arc<tokio::sync::Mutex<Slot>>>,
+}
+
+impl std::ops::Deref for SlotHold {
+    type Target = tokio::sync::Mutex<Slot>;
+
+    fn deref(&self) -> &Self::Target {
+        // Only `drop` takes it.
+        self.slot
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("slot hold used after drop"))
+    }
+}
+
+impl Drop for SlotHold {
+    fn drop(&mut self) {
+        let mut slots = lock(&self.engine.inner.slots);
+        drop(self.slot.take());
+        let forget = slots.get(&self.arn).is_some_and(|slot| {
+            // Only the map holds it, so nobody holds its lock either.
+            Arc::strong_count(slot) == 1 && slot.try_lock().is_ok_and(|s| s.loaded.is_none())
+        });
+        if forget {
+            slots.remove(&self.arn);
+        }
+    }
+}
+
 struct Loaded {
     exec: cirrus_asl::Execution,
     record: Record,
@@ -105,19 +153,16 @@ impl Engine {
         }
     }
 
-    fn slot(&self, arn: &str) -> Arc<tokio::sync::Mutex<Slot>> {
-        lock(&self.inner.slots)
+    /// Takes a hold on the execution's slot, making one if there is none.
+    fn slot(&self, arn: &str) -> SlotHold {
+        let slot = lock(&self.inner.slots)
             .entry(arn.to_owned())
             .or_default()
-            .clone()
-    }
-
-    /// Forgets the slot if nobody else holds it; its execution lives on in the store.
-    fn release(&self, arn: &str, slot: &Arc<tokio::sync::Mutex<Slot>>) {
-        let mut slots = lock(&self.inner.slots);
-        // The map's reference and ours: nobody else waits for this slot.
-        if Arc::strong_count(slot) == 2 {
-            slots.remove(arn);
+            .clone();
+        SlotHold {
+            engine: self.clone(),
+            arn: arn.to_owned(),
+            slot: Some(slot),
         }
     }
 
@@ -236,28 +281,8 @@ impl Engine {
             }
             Err(e) => Err(e),
         };
-        self.settle(&execution_arn, &slot, guard);
+        guard.settle();
         result
-    }
-
-    /// Drops an idle execution from memory after a step, and its slot if unused.
-    fn settle(
-        &self,
-        arn: &str,
-        slot: &Arc<tokio::sync::Mutex<Slot>>,
-        mut guard: tokio::sync::MutexGuard<'_, Slot>,
-    ) {
-        let idle = guard
-            .loaded
-            .as_ref()
-            .is_none_or(|l| l.dispatched.is_empty() && !l.exec.is_runnable());
-        if idle {
-            guard.loaded = None;
-        }
-        drop(guard);
-        if idle {
-            self.release(arn, slot);
-        }
     }
 
     /// Steps an execution on a task of its own.
@@ -294,7 +319,7 @@ impl Engine {
         let slot = self.slot(arn);
         let mut guard = slot.lock().await;
         let result = self.step_locked(arn, &mut guard, inputs).await;
-        self.settle(arn, &slot, guard);
+        guard.settle();
         result
     }
 
@@ -608,7 +633,7 @@ impl Engine {
         let slot = self.slot(arn);
         let mut guard = slot.lock().await;
         let result = self.redrive_locked(arn, &mut guard).await;
-        self.settle(arn, &slot, guard);
+        guard.settle();
         result
     }
 
@@ -916,5 +941,56 @@ pub(crate) async fn forget_express(
         tokio::time::sleep_until(deadline).await;
         let Some(e) = engine.upgrade() else { return };
         let _ = cirrus_store::Executions::delete_execution(&*e.inner.express, &arn).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cirrus_store::memory::MemoryStore;
+
+    use super::*;
+    use crate::{Config, NoTargets};
+
+    /// Threads taking and letting go of holds on one slot at once never leave it behind:
+    /// each lets go under the map's lock, so the last one always sees that it is the last.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_last_hold_to_go_forgets_the_slot() {
+        let engine = Engine::start(
+            Arc::new(MemoryStore::new()),
+            Arc::new(NoTargets),
+            Config::default(),
+        )
+        .await
+        .expect("engine");
+        let arn = "arn:aws:states:us-east-1:000000000000:execution:m:x";
+        // More threads than cores, each taking a hold, then letting go at the same moment;
+        // then one of them looks whether the slot was left behind.
+        const THREADS: usize = 8;
+        let together = std::sync::Barrier::new(THREADS);
+        let left_behind = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (engine, together, left_behind) = (&engine, &together, &left_behind);
+                scope.spawn(move || {
+                    for _ in 0..1_000 {
+                        let hold = engine.slot(arn);
+                        together.wait();
+                        drop(hold);
+                        together.wait();
+                        if thread == 0 && engine.executions_in_memory() != 0 {
+                            left_behind.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            lock(&engine.inner.slots).clear();
+                        }
+                        together.wait();
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            left_behind.into_inner(),
+            0,
+            "times the slot was left behind"
+        );
+        assert_eq!(engine.executions_in_memory(), 0);
     }
 }
