@@ -400,7 +400,7 @@ fn shown(v: &Value) -> String {
 }
 
 /// Percent-encodes a query value.
-pub fn encode(text: &str) -> String {
+fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

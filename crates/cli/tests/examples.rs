@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{http, temp_dir};
+use support::{encode, http, temp_dir};
 
 /// `cirrus dev` running on a copy of an example.
 struct Dev {
@@ -291,17 +291,6 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&path, to.join(&name)).expect("copy");
         }
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn order(id: &str, card: &str) -> String {

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{NodeProcess, cirrus, eventually, ok, temp_dir};
+use support::{NodeProcess, cirrus, encode, eventually, ok, temp_dir};
 
 fn machine(node: &NodeProcess, name: &str, kind: &str, definition: Value) {
     let (s, v) = node.call(
@@ -17,15 +17,6 @@ fn machine(node: &NodeProcess, name: &str, kind: &str, definition: Value) {
         Some(&json!({ "name": name, "type": kind, "definition": definition })),
     );
     assert_eq!(s, 201, "{v}");
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// POSTs `body` to a user route: (status, JSON body).

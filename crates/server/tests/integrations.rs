@@ -6,6 +6,7 @@
 //! The node's store is `MemoryStore` unless `CIRRUS_TEST_STORE=sqlite`.
 
 mod support;
+use support::encode;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,15 +139,6 @@ impl Api {
         }
         got
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn output(x: &Value) -> Value {

@@ -515,3 +515,16 @@ pub fn cirrus(node: &NodeProcess, args: &[&str]) -> Output {
         .output()
         .expect("cirrus runs")
 }
+
+/// Percent-encodes a path segment or query value (an ARN in a URL, say): everything but
+/// RFC 3986's unreserved characters.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,5 +1,8 @@
 //! What the server's integration tests share.
 
+// Each test file uses some of it.
+#![allow(dead_code)]
+
 /// A zip archive of `(name, text)` files: a function's package.
 pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     use std::io::Write;
@@ -14,4 +17,17 @@ pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
         z.finish().unwrap();
     }
     buf.into_inner()
+}
+
+/// Percent-encodes a path segment or query value (an ARN in a URL, say): everything but
+/// RFC 3986's unreserved characters.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
